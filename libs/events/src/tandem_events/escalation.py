@@ -1,0 +1,37 @@
+"""Events of the escalation service (topic ``tandem.escalation.events``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .envelope import Event
+from .topics import ESCALATION_EVENTS
+
+EscalationReason = Literal[
+    "low_confidence",
+    "repeated_question",
+    "frustration",
+    "human_requested",
+    "sensitive_topic",
+    "manual",
+]
+
+
+class EscalationRaised(Event):
+    topic = ESCALATION_EVENTS.name
+    event_type: Literal["EscalationRaised"] = "EscalationRaised"
+    reason: EscalationReason
+    detail: str = Field(max_length=500)
+    summary: str = Field(
+        max_length=4000, description="what was asked and answered, so an agent need not read it all"
+    )
+    language: str | None = None
+
+
+class AgentAssigned(Event):
+    topic = ESCALATION_EVENTS.name
+    event_type: Literal["AgentAssigned"] = "AgentAssigned"
+    agent_id: str
+    agent_name: str

@@ -1,0 +1,1 @@
+"""Plumbing every Tandem service shares. Nothing here knows a service's domain."""
