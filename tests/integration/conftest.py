@@ -19,13 +19,13 @@ def stack() -> Iterator[Stack]:
         yield found
 
 
-@pytest.fixture()
+@pytest.fixture
 def unique_schema() -> str:
     """A throwaway Postgres schema name, so tests never see each other's rows."""
     return f"t_{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture()
+@pytest.fixture
 async def drop_schema_after(stack: Stack, unique_schema: str) -> AsyncIterator[str]:
     yield unique_schema
     async with await psycopg.AsyncConnection.connect(stack.postgres_dsn, autocommit=True) as conn:

@@ -76,7 +76,9 @@ def _testcontainers_stack() -> Iterator[Stack]:
 
     with contextlib.ExitStack() as stack:
         pg = stack.enter_context(
-            PostgresContainer("postgres:15", username="tandem", password="tandem", dbname="tandem_test")
+            PostgresContainer(
+                "postgres:15", username="tandem", password="tandem", dbname="tandem_test"
+            )
         )
         redis = stack.enter_context(RedisContainer("redis:7"))
         kafka = stack.enter_context(KafkaContainer("apache/kafka:4.1.1").with_kraft())

@@ -34,7 +34,9 @@ def child_traceparent(parent: str | None) -> str:
     return new_traceparent()
 
 
-def encode(event: Event, *, source: str, traceparent: str | None = None) -> tuple[bytes, dict[str, str]]:
+def encode(
+    event: Event, *, source: str, traceparent: str | None = None
+) -> tuple[bytes, dict[str, str]]:
     """Return the Kafka value and headers for ``event`` published by ``source``."""
     value = event.model_dump_json().encode()
     headers = {
@@ -50,7 +52,9 @@ def encode(event: Event, *, source: str, traceparent: str | None = None) -> tupl
     return value, headers
 
 
-def header_map(headers: Mapping[str, str | bytes] | Iterable[tuple[str, bytes]] | None) -> dict[str, str]:
+def header_map(
+    headers: Mapping[str, str | bytes] | Iterable[tuple[str, bytes]] | None,
+) -> dict[str, str]:
     """Normalise Kafka headers (a list of (key, bytes) tuples or a mapping) to a str dict."""
     if headers is None:
         return {}

@@ -122,6 +122,9 @@ class _DeadLetterMiddleware:
         self.policy = policy
 
     async def __aenter__(self) -> _DeadLetterMiddleware:
+        # Log context belongs to one record; clear what the previous record left behind.
+        conversation_id_var.set(None)
+        correlation_id_var.set(None)
         return self
 
     async def __aexit__(
@@ -184,10 +187,18 @@ async def decode_event(msg: StreamMessage[Any]) -> Event:
 
 
 def make_broker(
-    bootstrap: str, *, service: str, max_attempts: int = 3, backoff_seconds: float = 0.2
+    bootstrap: str,
+    *,
+    service: str,
+    max_attempts: int = 3,
+    backoff_seconds: float = 0.2,
+    dead_letter_topic: str = DEAD_LETTER.name,
 ) -> tuple[KafkaBroker, DeadLetterPolicy]:
     policy = DeadLetterPolicy(
-        service=service, max_attempts=max_attempts, backoff_seconds=backoff_seconds
+        service=service,
+        max_attempts=max_attempts,
+        backoff_seconds=backoff_seconds,
+        dead_letter_topic=dead_letter_topic,
     )
     broker = KafkaBroker(
         bootstrap,
@@ -196,8 +207,6 @@ def make_broker(
         acks="all",
         middlewares=[policy],
         logger=logging.getLogger(f"tandem.{service}.broker"),
-        # We decode ourselves (decode_event) and never reply to messages.
-        apply_types=True,
     )
     policy.bind(broker)
     return broker, policy

@@ -81,45 +81,44 @@ async def migrate(pool: AsyncConnectionPool, schema: str, migrations: Sequence[s
     """
     s = _check_schema(schema)
     steps = [*platform_migrations(s), *migrations]
-    async with pool.connection() as conn:
-        async with conn.transaction():
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"tandem-migrate-{s}",)
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"tandem-migrate-{s}",))
+        await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(s)))
+        await conn.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {}.schema_migrations "
+                "(version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            ).format(sql.Identifier(s))
+        )
+        cur = await conn.execute(
+            sql.SQL("SELECT coalesce(max(version), 0) AS v FROM {}.schema_migrations").format(
+                sql.Identifier(s)
             )
-            await conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(s)))
+        )
+        row = await cur.fetchone()
+        applied = int(row["v"]) if row else 0
+        for version, statement in enumerate(steps, start=1):
+            if version <= applied:
+                continue
+            await conn.execute(statement)  # type: ignore[arg-type]
             await conn.execute(
-                sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {}.schema_migrations "
-                    "(version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-                ).format(sql.Identifier(s))
-            )
-            cur = await conn.execute(
-                sql.SQL("SELECT coalesce(max(version), 0) AS v FROM {}.schema_migrations").format(
+                sql.SQL("INSERT INTO {}.schema_migrations (version) VALUES (%s)").format(
                     sql.Identifier(s)
-                )
+                ),
+                (version,),
             )
-            row = await cur.fetchone()
-            applied = int(row["v"]) if row else 0
-            for version, statement in enumerate(steps, start=1):
-                if version <= applied:
-                    continue
-                await conn.execute(statement)  # type: ignore[arg-type]
-                await conn.execute(
-                    sql.SQL("INSERT INTO {}.schema_migrations (version) VALUES (%s)").format(
-                        sql.Identifier(s)
-                    ),
-                    (version,),
-                )
 
 
-async def claim_event(conn: AsyncConnection, schema: str, consumer: str, event_id: uuid.UUID) -> bool:
+async def claim_event(
+    conn: AsyncConnection, schema: str, consumer: str, event_id: uuid.UUID
+) -> bool:
     """Record ``event_id`` as processed by ``consumer`` inside the caller's transaction.
 
     Returns False when it was already processed: the caller must then do nothing.
     """
     s = _check_schema(schema)
     cur = await conn.execute(
-        f"INSERT INTO {s}.processed_events (consumer, event_id) VALUES (%s, %s) "  # noqa: S608
+        f"INSERT INTO {s}.processed_events (consumer, event_id) VALUES (%s, %s) "
         "ON CONFLICT DO NOTHING",
         (consumer, event_id),
     )
@@ -133,7 +132,7 @@ async def enqueue(
     s = _check_schema(schema)
     value, headers = encode(event, source=source, traceparent=traceparent)
     await conn.execute(
-        f"INSERT INTO {s}.outbox (event_id, topic, key, value, headers) "  # noqa: S608
+        f"INSERT INTO {s}.outbox (event_id, topic, key, value, headers) "
         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
         (event.event_id, event.topic, event.key, value, json.dumps(headers)),
     )
@@ -224,7 +223,7 @@ class OutboxRelay:
         s = self.schema
         async with self.pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
-                f"SELECT id, topic, key, value, headers, created_at FROM {s}.outbox "  # noqa: S608
+                f"SELECT id, topic, key, value, headers, created_at FROM {s}.outbox "
                 "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
                 (self.batch_size,),
             )
@@ -245,7 +244,7 @@ class OutboxRelay:
                     max(0.0, (datetime.now(UTC) - row["created_at"]).total_seconds())
                 )
             await conn.execute(
-                f"DELETE FROM {s}.outbox WHERE id = ANY(%s)",  # noqa: S608
+                f"DELETE FROM {s}.outbox WHERE id = ANY(%s)",
                 ([row["id"] for row in rows],),
             )
             return len(rows)
@@ -264,4 +263,3 @@ def broker_publish(broker: object) -> _Publish:
         await broker.publish(value, topic=topic, key=key, headers=headers)  # type: ignore[attr-defined]
 
     return publish  # type: ignore[return-value]
-

@@ -1,0 +1,84 @@
+# Tandem — every command a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+REPO      := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+RUN_DIR   ?= $(REPO)/.run
+UV        ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY        := $(REPO)/.venv/bin/python
+STACK     := $(REPO)/deploy/local/stack.sh
+SERVICES  := $(REPO)/deploy/local/services.sh
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export UV_LINK_MODE ?= hardlink
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: uv
+uv: ## Install uv (the Python package manager) if missing
+	@command -v uv >/dev/null 2>&1 || [ -x "$(HOME)/.local/bin/uv" ] || python3 -m pip install --user --quiet 'uv>=0.5'
+
+.PHONY: install
+install: uv ## Install Python deps (cached in ~/.cache/uv) and the local servers (idempotent)
+	@$(UV) sync --frozen --all-packages
+	@$(STACK) install
+
+.PHONY: stack-up
+stack-up: install ## Start PostgreSQL, Redis, Kafka and Weaviate as local processes
+	@$(STACK) up >/dev/null
+
+.PHONY: up
+up: stack-up ## Start everything, seed the demo site, print the URLs
+	@$(SERVICES) up
+	@echo
+	@echo "Tandem is up. URLs (also in $(RUN_DIR)/local.env):"
+	@sed 's/^/  /' $(RUN_DIR)/local.env
+
+.PHONY: down
+down: ## Stop the services and the local stack (data kept; `make purge` deletes it)
+	@$(SERVICES) down || true
+	@$(STACK) down
+
+.PHONY: purge
+purge: ## Stop everything and delete the local data
+	@$(SERVICES) down || true
+	@$(STACK) down --purge
+
+.PHONY: status
+status: ## What is running
+	@$(STACK) status || true
+	@$(SERVICES) status
+
+.PHONY: test
+test: stack-up ## Install what is missing, start what the tests need, run the whole suite
+	@$(SERVICES) down >/dev/null 2>&1 || true
+	@$(SERVICES) up
+	@set -a; source $(RUN_DIR)/stack.env; source $(RUN_DIR)/local.env; set +a; \
+	  rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	  $(SERVICES) down >/dev/null 2>&1 || true; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; fi; \
+	  exit $$rc
+
+.PHONY: test-unit
+test-unit: ## Only the tests that need no servers
+	@$(PY) -m pytest -m "unit or component" $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: ## ruff and mypy
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
+	@$(PY) -m mypy libs/events/src libs/platform/src services/*/src
+
+.PHONY: docs
+docs: ## Regenerate the committed AsyncAPI/OpenAPI documents and event JSON Schemas
+	@$(PY) -m tandem_events.schemas >/dev/null
+	@$(PY) tools/gen_docs.py
+
+.PHONY: bench
+bench: stack-up ## Benchmarks (figures printed as JSON)
+	@$(SERVICES) up
+	@set -a; source $(RUN_DIR)/stack.env; source $(RUN_DIR)/local.env; set +a; \
+	  $(PY) -m tests.bench.latency

@@ -1,0 +1,1 @@
+"""Tandem conversation service: owns conversations, messages, statuses and sites."""

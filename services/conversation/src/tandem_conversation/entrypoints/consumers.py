@@ -1,0 +1,61 @@
+"""Kafka subscriber: translate a record into a handler call, nothing else.
+
+One consumer (one group member) reads all four input topics, so a replica joins its group
+once instead of once per topic: fewer rebalances, and one partition assignment to scale.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from faststream.kafka import KafkaBroker
+from pydantic import Field
+from tandem_events import (
+    AgentAssigned,
+    AgentJoined,
+    AgentLeft,
+    AgentReplied,
+    AnswerScored,
+    ConversationDeletionRequested,
+    ConversationRated,
+    ConversationStarted,
+    EscalationRaised,
+    HumanRequested,
+    MessageReceived,
+)
+from tandem_events.topics import AGENT_EVENTS, ANSWERING_EVENTS, ESCALATION_EVENTS, VISITOR_EVENTS
+from tandem_platform.messaging import AT_LEAST_ONCE, decode_event
+
+from ..handlers import Deps, handle
+from ..settings import ConversationSettings
+
+ConsumedEvent = Annotated[
+    ConversationStarted
+    | MessageReceived
+    | ConversationRated
+    | HumanRequested
+    | ConversationDeletionRequested
+    | AnswerScored
+    | EscalationRaised
+    | AgentAssigned
+    | AgentJoined
+    | AgentLeft
+    | AgentReplied,
+    Field(discriminator="event_type"),
+]
+
+CONSUMED_TOPICS = (VISITOR_EVENTS, ANSWERING_EVENTS, ESCALATION_EVENTS, AGENT_EVENTS)
+
+
+def register(broker: KafkaBroker, settings: ConversationSettings, deps: Deps) -> None:
+    @broker.subscriber(
+        *(topic.name for topic in CONSUMED_TOPICS),
+        group_id=settings.group_id,
+        ack_policy=AT_LEAST_ONCE,
+        decoder=decode_event,
+        auto_offset_reset=settings.auto_offset_reset,  # type: ignore[arg-type]
+        title="conversation.inputs",
+        description="Visitor, answer, escalation and agent events that shape a conversation.",
+    )
+    async def on_event(event: ConsumedEvent) -> None:
+        await handle(deps, "conversation", event)

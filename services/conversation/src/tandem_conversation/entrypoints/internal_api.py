@@ -1,0 +1,104 @@
+"""Internal HTTP API for the gateway (not exposed publicly): sites, conversations, messages."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, Field
+
+from ..adapters import repository as repo
+from ..adapters import sites
+from ..domain.lifecycle import STATUSES
+
+
+def _pool(request: Request) -> AsyncConnectionPool:
+    pool: AsyncConnectionPool = request.app.state.pool
+    return pool
+
+
+Pool = Annotated[AsyncConnectionPool, Depends(_pool)]
+SITE_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class SiteIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    public_key: str | None = Field(default=None, min_length=8, max_length=100)
+    allowed_origins: list[str] = Field(default_factory=list, max_length=100)
+    greeting: str = Field(default="Hi! Ask me anything.", min_length=1, max_length=1000)
+    require_identity: bool = False
+    identity_secret: str | None = Field(default=None, min_length=16, max_length=200)
+    show_confidence: bool = True
+    widget: dict[str, Any] = Field(default_factory=dict)
+
+
+router = APIRouter(prefix="/internal", tags=["internal"])
+
+
+@router.get("/sites/by-key/{public_key}", summary="Find a site by its public widget key")
+async def site_by_key(public_key: str, pool: Pool) -> dict[str, Any]:
+    async with pool.connection() as conn:
+        row = await sites.get_by_key(conn, public_key)
+    if row is None:
+        raise HTTPException(404, "unknown site key")
+    return sites.site_view(row)
+
+
+@router.get("/sites/{site_id}", summary="Read a site")
+async def site_by_id(site_id: str, pool: Pool) -> dict[str, Any]:
+    async with pool.connection() as conn:
+        row = await sites.get(conn, site_id)
+    if row is None:
+        raise HTTPException(404, "unknown site")
+    return sites.site_view(row)
+
+
+@router.put("/sites/{site_id}", summary="Create or update a site")
+async def put_site(site_id: str, body: SiteIn, pool: Pool) -> dict[str, Any]:
+    if not re.match(SITE_ID, site_id):
+        raise HTTPException(422, "site_id must be 1-64 chars of a-z, 0-9, '-' and '_'")
+    if body.require_identity and not body.identity_secret:
+        raise HTTPException(422, "require_identity needs an identity_secret")
+    async with pool.connection() as conn, conn.transaction():
+        row = await sites.upsert(conn, site_id, body.model_dump())
+    return sites.site_view(row)
+
+
+@router.get("/conversations/{conversation_id}", summary="Read a conversation's state")
+async def get_conversation(conversation_id: uuid.UUID, pool: Pool) -> dict[str, Any]:
+    async with pool.connection() as conn:
+        row = await repo.get_conversation(conn, conversation_id)
+    if row is None:
+        raise HTTPException(404, "unknown conversation")
+    return repo.conversation_view(row)
+
+
+@router.get("/conversations/{conversation_id}/messages", summary="Messages after a seq")
+async def get_messages(
+    conversation_id: uuid.UUID,
+    pool: Pool,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> dict[str, Any]:
+    async with pool.connection() as conn:
+        if await repo.get_conversation(conn, conversation_id) is None:
+            raise HTTPException(404, "unknown conversation")
+        messages = await repo.list_messages(conn, conversation_id, after_seq, limit)
+    return {"messages": messages}
+
+
+@router.get("/conversations", summary="A site's conversations, most recent first")
+async def list_conversations(
+    pool: Pool,
+    site_id: str,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    if status is not None and status not in STATUSES:
+        raise HTTPException(422, f"status must be one of {', '.join(STATUSES)}")
+    async with pool.connection() as conn:
+        rows = await repo.list_conversations(conn, site_id, status, limit)
+    return {"conversations": [repo.conversation_view(r) for r in rows]}

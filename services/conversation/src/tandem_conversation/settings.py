@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+from tandem_platform.settings import ServiceSettings
+
+
+class ConversationSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TANDEM_CONVERSATION_", extra="ignore")
+
+    http_port: int = 8001
+    postgres_dsn: str = "postgresql://tandem:tandem@127.0.0.1:55432/tandem"
+    redis_url: str = "redis://127.0.0.1:56379/0"
+    group_id: str = "tandem-conversation"
+    auto_offset_reset: str = "earliest"

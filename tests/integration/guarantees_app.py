@@ -1,0 +1,94 @@
+"""A minimal consumer built from tandem_platform exactly as services build theirs.
+
+Used by test_messaging_guarantees, also as a subprocess that can die at a chosen point.
+Effect: each MessageReceived inserts its text into ``<schema>.effects`` together with the
+inbox record; every delivery (even duplicates) is logged in ``<schema>.deliveries`` outside
+that transaction, so tests can see redeliveries happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from faststream.kafka import KafkaBroker
+from psycopg_pool import AsyncConnectionPool
+from tandem_events import MessageReceived
+from tandem_platform.messaging import AT_LEAST_ONCE, decode_event, make_broker
+from tandem_platform.postgres import claim_event, migrate, open_pool
+
+
+def migrations(schema: str) -> list[str]:
+    return [
+        f"CREATE TABLE {schema}.effects (event_id uuid, text text)",
+        f"CREATE TABLE {schema}.deliveries (event_id uuid, at timestamptz DEFAULT clock_timestamp())",
+    ]
+
+
+def build(
+    *,
+    bootstrap: str,
+    topic: str,
+    dead_letter_topic: str,
+    group_id: str,
+    schema: str,
+    pool_holder: dict[str, AsyncConnectionPool],
+    die_after_effect: bool = False,
+) -> KafkaBroker:
+    broker, _ = make_broker(
+        bootstrap,
+        service="guarantees-test",
+        max_attempts=3,
+        backoff_seconds=0.05,
+        dead_letter_topic=dead_letter_topic,
+    )
+
+    @broker.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AT_LEAST_ONCE,
+        decoder=decode_event,
+        auto_offset_reset="earliest",
+    )
+    async def on_message(event: MessageReceived) -> None:
+        pool = pool_holder["pool"]
+        async with pool.connection() as conn:
+            await conn.execute(
+                f"INSERT INTO {schema}.deliveries (event_id) VALUES (%s)", (event.event_id,)
+            )
+            await conn.commit()
+        if event.text.startswith("fail-always"):
+            raise RuntimeError("this handler can never process this message")
+        async with pool.connection() as conn, conn.transaction():
+            if await claim_event(conn, schema, "guarantees-test", event.event_id):
+                await conn.execute(
+                    f"INSERT INTO {schema}.effects (event_id, text) VALUES (%s, %s)",
+                    (event.event_id, event.text),
+                )
+        if die_after_effect:
+            # The effect is committed but the offset is not: a crash exactly here.
+            os._exit(17)
+
+    return broker
+
+
+async def _run_subprocess(argv: list[str]) -> None:
+    bootstrap, topic, dlq, group_id, schema, dsn, mode = argv
+    pool = await open_pool(dsn)
+    await migrate(pool, schema, migrations(schema))
+    broker = build(
+        bootstrap=bootstrap,
+        topic=topic,
+        dead_letter_topic=dlq,
+        group_id=group_id,
+        schema=schema,
+        pool_holder={"pool": pool},
+        die_after_effect=mode == "die",
+    )
+    await broker.start()
+    await asyncio.sleep(60)  # the test kills us long before this
+
+
+if __name__ == "__main__":
+    asyncio.run(_run_subprocess(sys.argv[1:]))
