@@ -60,8 +60,10 @@ class ConversationState:
         )
 
     def on_agent_left(self, agent_id: str, ai_resumes: bool) -> ConversationState:
-        if self.assigned_agent_id not in (None, agent_id):
-            return self  # another agent holds it now; a stale leave changes nothing
+        if self.assigned_agent_id != agent_id:
+            # Only the agent holding the conversation can hand it back; a leave from anyone
+            # else (stale, or after a transfer) changes nothing.
+            return self
         return replace(
             self, assigned_agent_id=None, assigned_agent_name=None, ai_paused=not ai_resumes
         )
