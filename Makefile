@@ -4,7 +4,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 REPO      := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
-RUN_DIR   ?= $(REPO)/.run
+export TANDEM_RUN_DIR ?= $(REPO)/.run
+RUN_DIR   := $(TANDEM_RUN_DIR)
 UV        ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY        := $(REPO)/.venv/bin/python
 STACK     := $(REPO)/deploy/local/stack.sh
