@@ -72,6 +72,7 @@ lint: ## ruff and mypy
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
 	@$(PY) -m mypy libs/events/src libs/platform/src services/*/src
+	@bash deploy/k8s/check.sh
 
 .PHONY: docs
 docs: ## Regenerate the committed AsyncAPI/OpenAPI documents and event JSON Schemas
