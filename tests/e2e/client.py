@@ -26,7 +26,13 @@ def running_stack_env() -> dict[str, str]:
             key, sep, value = line.partition("=")
             if sep:
                 values[key.strip()] = value.strip()
-    for key in ("GATEWAY_URL", "DEMO_SITE_KEY", "CONVERSATION_URL", "ANALYTICS_URL", "ESCALATION_URL"):
+    for key in (
+        "GATEWAY_URL",
+        "DEMO_SITE_KEY",
+        "CONVERSATION_URL",
+        "ANALYTICS_URL",
+        "ESCALATION_URL",
+    ):
         if os.environ.get(key):
             values[key] = os.environ[key]
     return values
@@ -58,7 +64,9 @@ class WidgetSession:
         self.conversation_id, self.token = data["conversation_id"], data["visitor_token"]
         return data
 
-    async def send(self, client: httpx.AsyncClient, text: str, client_message_id: str | None = None) -> httpx.Response:
+    async def send(
+        self, client: httpx.AsyncClient, text: str, client_message_id: str | None = None
+    ) -> httpx.Response:
         return await client.post(
             f"{self.gateway}/v1/widget/conversations/{self.conversation_id}/messages",
             json={"text": text, "client_message_id": client_message_id or uuid.uuid4().hex},

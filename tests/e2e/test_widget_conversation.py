@@ -39,8 +39,11 @@ async def test_question_over_http_gets_ai_reply_with_confidence_and_sources_on_t
     assert 0.0 <= reply["confidence"] <= 1.0
     assert reply["language"]
     assert reply["sources"], "an AI answer names its sources"
-    assert any("purge" in (reply["text"] + str(reply["sources"])).lower() or
-               "getting" in str(reply["sources"]).lower() for _ in [0])
+    assert any(
+        "purge" in (reply["text"] + str(reply["sources"])).lower()
+        or "getting" in str(reply["sources"]).lower()
+        for _ in [0]
+    )
 
 
 async def test_reconnect_with_after_seq_gets_exactly_the_missed_messages(
@@ -70,7 +73,9 @@ async def test_reconnect_with_after_seq_gets_exactly_the_missed_messages(
         assert [m["seq"] for m in stored] == [1, 2, 3, 4, 5, 6, 7]
 
         async with await session.connect(after_seq=last_seen) as ws:
-            replayed = [await next_frame(ws, lambda f: f.get("type") == "message") for _ in range(4)]
+            replayed = [
+                await next_frame(ws, lambda f: f.get("type") == "message") for _ in range(4)
+            ]
             # Nothing else may follow: no duplicates of what the client already had.
             with pytest.raises((TimeoutError, asyncio.TimeoutError)):
                 await next_frame(ws, lambda f: f.get("type") == "message", timeout=1.5)

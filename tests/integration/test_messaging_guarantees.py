@@ -241,7 +241,7 @@ async def test_outbox_row_of_rolled_back_transaction_is_never_published(
     class Rollback(Exception):
         pass
 
-    with pytest.raises(Rollback):
+    with pytest.raises(Rollback):  # noqa: PT012 - the raise is what rolls back
         async with pool.connection() as conn, conn.transaction():
             await enqueue(conn, schema, rolled_back, source="/tests")
             raise Rollback

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import traceback
@@ -155,7 +156,7 @@ class _DeadLetterMiddleware:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                permanent = isinstance(exc, PERMANENT_ERRORS + (PermanentError,))
+                permanent = isinstance(exc, (*PERMANENT_ERRORS, PermanentError))
                 if permanent or attempt >= self.policy.max_attempts:
                     # If publishing the dead letter fails, the exception propagates and the
                     # record is redelivered rather than lost.
@@ -205,7 +206,7 @@ def make_broker(
         client_id=f"tandem-{service}",
         enable_idempotence=True,
         acks="all",
-        middlewares=[policy],
+        middlewares=[policy],  # type: ignore[list-item]  # a factory, as faststream expects
         logger=logging.getLogger(f"tandem.{service}.broker"),
     )
     policy.bind(broker)
@@ -225,10 +226,12 @@ class EventPublisher:
         EVENTS_PUBLISHED.labels(event.topic, "direct").inc()
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, timeout: float = 60.0) -> None:
+async def ensure_topics(
+    bootstrap: str, topics: Iterable[Topic], *, wait_seconds: float = 60.0
+) -> None:
     """Create missing topics with their partition counts (idempotent)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wait_seconds
     while True:
         try:
             await admin.start()
@@ -248,9 +251,8 @@ async def ensure_topics(bootstrap: str, topics: Iterable[Topic], *, timeout: flo
             new_topics.append(
                 NewTopic(topic.name, topic.partitions, replication_factor=1, topic_configs=configs)
             )
-        try:
+        # Another replica may create them at the same moment.
+        with contextlib.suppress(TopicAlreadyExistsError):
             await admin.create_topics(new_topics)
-        except TopicAlreadyExistsError:
-            pass
     finally:
         await admin.close()

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import psycopg
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 from tandem_events import Event
 from tandem_events.wire import encode
@@ -28,6 +28,10 @@ from tandem_events.wire import encode
 from .metrics import EVENTS_PUBLISHED, OUTBOX_PENDING, OUTBOX_RELAY_LAG_SECONDS
 
 log = logging.getLogger(__name__)
+
+#: Connections of the pools built here return rows as dicts.
+DictConnection = AsyncConnection[DictRow]
+Pool = AsyncConnectionPool[DictConnection]
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
@@ -38,9 +42,10 @@ def _check_schema(schema: str) -> str:
     return schema
 
 
-async def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> AsyncConnectionPool:
-    pool = AsyncConnectionPool(
+async def open_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> Pool:
+    pool: Pool = AsyncConnectionPool(
         dsn,
+        connection_class=DictConnection,
         min_size=min_size,
         max_size=max_size,
         open=False,
@@ -74,7 +79,7 @@ def platform_migrations(schema: str) -> list[str]:
     ]
 
 
-async def migrate(pool: AsyncConnectionPool, schema: str, migrations: Sequence[str]) -> None:
+async def migrate(pool: Pool, schema: str, migrations: Sequence[str]) -> None:
     """Apply numbered migrations once each, under an advisory lock so replicas don't race.
 
     ``migrations`` is append-only: index ``i`` is migration ``i + 1`` forever.
@@ -100,7 +105,7 @@ async def migrate(pool: AsyncConnectionPool, schema: str, migrations: Sequence[s
         for version, statement in enumerate(steps, start=1):
             if version <= applied:
                 continue
-            await conn.execute(statement)  # type: ignore[arg-type]
+            await conn.execute(statement)
             await conn.execute(
                 sql.SQL("INSERT INTO {}.schema_migrations (version) VALUES (%s)").format(
                     sql.Identifier(s)
@@ -110,7 +115,7 @@ async def migrate(pool: AsyncConnectionPool, schema: str, migrations: Sequence[s
 
 
 async def claim_event(
-    conn: AsyncConnection, schema: str, consumer: str, event_id: uuid.UUID
+    conn: DictConnection, schema: str, consumer: str, event_id: uuid.UUID
 ) -> bool:
     """Record ``event_id`` as processed by ``consumer`` inside the caller's transaction.
 
@@ -126,7 +131,7 @@ async def claim_event(
 
 
 async def enqueue(
-    conn: AsyncConnection, schema: str, event: Event, *, source: str, traceparent: str | None = None
+    conn: DictConnection, schema: str, event: Event, *, source: str, traceparent: str | None = None
 ) -> None:
     """Add ``event`` to the outbox inside the caller's transaction (published after commit)."""
     s = _check_schema(schema)
@@ -150,7 +155,7 @@ class OutboxRelay:
 
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        pool: Pool,
         dsn: str,
         schema: str,
         publish: _Publish,

@@ -6,9 +6,10 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from tandem_events import ALL_TOPICS
 from tandem_platform.http import ops_router
-from tandem_platform.messaging import ensure_topics, make_broker
+from tandem_platform.messaging import DeadLetterPolicy, ensure_topics, make_broker
 from tandem_platform.postgres import OutboxRelay, broker_publish, migrate, open_pool
 from tandem_platform.redis import SequenceAllocator, open_redis
 
@@ -20,7 +21,7 @@ from .settings import ConversationSettings
 SERVICE = "conversation"
 
 
-def build_broker(settings: ConversationSettings):  # type: ignore[no-untyped-def]
+def build_broker(settings: ConversationSettings) -> tuple[KafkaBroker, DeadLetterPolicy]:
     return make_broker(
         settings.kafka_bootstrap,
         service=SERVICE,

@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import uuid
 
-from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from tandem_events import (
     AgentJoined,
     AgentLeft,
@@ -30,7 +28,7 @@ from tandem_events import (
     deterministic_event_id,
 )
 from tandem_platform.metrics import EVENTS_CONSUMED
-from tandem_platform.postgres import claim_event, enqueue
+from tandem_platform.postgres import DictConnection, Pool, claim_event, enqueue
 from tandem_platform.redis import SequenceAllocator
 
 from .adapters import repository as repo
@@ -44,16 +42,16 @@ SOURCE = "/tandem/conversation"
 class Deps:
     """What the handlers need; filled in by the app's lifespan once connections exist."""
 
-    pool: AsyncConnectionPool
+    pool: Pool
     sequence: SequenceAllocator
 
 
-async def _publish(conn: AsyncConnection, event: Event) -> None:
+async def _publish(conn: DictConnection, event: Event) -> None:
     await enqueue(conn, SCHEMA, event, source=SOURCE)
 
 
 async def _status_change(
-    conn: AsyncConnection,
+    conn: DictConnection,
     cause: Event,
     before: ConversationState,
     after: ConversationState,
@@ -74,7 +72,7 @@ async def _status_change(
 
 
 async def _store_and_post(
-    conn: AsyncConnection,
+    conn: DictConnection,
     deps: Deps,
     cause: Event,
     *,
@@ -123,7 +121,7 @@ async def _store_and_post(
                 event_id=deterministic_event_id("ReplyPosted", message_id),
                 message_id=message_id,
                 seq=seq,
-                author=author,  # type: ignore[arg-type]
+                author=author,
                 author_name=author_name,
                 text=text,
                 created_at=created_at,
@@ -151,7 +149,7 @@ async def handle(deps: Deps, consumer: str, event: Event) -> str:
     return outcome
 
 
-async def _apply(conn: AsyncConnection, deps: Deps, event: Event) -> str:
+async def _apply(conn: DictConnection, deps: Deps, event: Event) -> str:
     match event:
         case ConversationStarted():
             await repo.ensure_conversation(
@@ -271,7 +269,7 @@ async def _apply(conn: AsyncConnection, deps: Deps, event: Event) -> str:
             return "ignored"
 
 
-async def _locked(conn: AsyncConnection, event: Event) -> ConversationState:
+async def _locked(conn: DictConnection, event: Event) -> ConversationState:
     state = await repo.lock_state(conn, event.conversation_id)
     if state is None:  # created just above in the same transaction; cannot be missing
         raise RuntimeError(f"conversation {event.conversation_id} vanished mid-transaction")

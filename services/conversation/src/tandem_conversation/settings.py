@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic_settings import SettingsConfigDict
 from tandem_platform.settings import ServiceSettings
 
@@ -11,4 +13,4 @@ class ConversationSettings(ServiceSettings):
     postgres_dsn: str = "postgresql://tandem:tandem@127.0.0.1:55432/tandem"
     redis_url: str = "redis://127.0.0.1:56379/0"
     group_id: str = "tandem-conversation"
-    auto_offset_reset: str = "earliest"
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"

@@ -7,7 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection, errors
+from psycopg import errors
+from tandem_platform.postgres import DictConnection
 
 from ..domain.lifecycle import ConversationState
 
@@ -18,7 +19,7 @@ class SeqTakenError(Exception):
     """Another message already holds this seq (only after Redis lost its counters)."""
 
 
-async def is_deleted(conn: AsyncConnection, conversation_id: uuid.UUID) -> bool:
+async def is_deleted(conn: DictConnection, conversation_id: uuid.UUID) -> bool:
     cur = await conn.execute(
         "SELECT 1 FROM conversation.deleted_conversations WHERE conversation_id = %s",
         (conversation_id,),
@@ -27,7 +28,7 @@ async def is_deleted(conn: AsyncConnection, conversation_id: uuid.UUID) -> bool:
 
 
 async def ensure_conversation(
-    conn: AsyncConnection, conversation_id: uuid.UUID, site_id: str, **visitor: Any
+    conn: DictConnection, conversation_id: uuid.UUID, site_id: str, **visitor: Any
 ) -> None:
     """Create the conversation if missing; fill visitor details when they arrive.
 
@@ -59,7 +60,7 @@ async def ensure_conversation(
     )
 
 
-async def lock_state(conn: AsyncConnection, conversation_id: uuid.UUID) -> ConversationState | None:
+async def lock_state(conn: DictConnection, conversation_id: uuid.UUID) -> ConversationState | None:
     """Read the lifecycle state with a row lock, serialising writers of one conversation."""
     cur = await conn.execute(
         "SELECT status, assigned_agent_id, assigned_agent_name, ai_paused "
@@ -78,7 +79,7 @@ async def lock_state(conn: AsyncConnection, conversation_id: uuid.UUID) -> Conve
 
 
 async def save_state(
-    conn: AsyncConnection, conversation_id: uuid.UUID, state: ConversationState
+    conn: DictConnection, conversation_id: uuid.UUID, state: ConversationState
 ) -> None:
     await conn.execute(
         """
@@ -100,7 +101,7 @@ async def save_state(
 
 
 async def insert_message(
-    conn: AsyncConnection,
+    conn: DictConnection,
     *,
     message_id: uuid.UUID,
     conversation_id: uuid.UUID,
@@ -151,7 +152,7 @@ async def insert_message(
     return False
 
 
-async def max_seq(conn: AsyncConnection, conversation_id: uuid.UUID) -> int:
+async def max_seq(conn: DictConnection, conversation_id: uuid.UUID) -> int:
     cur = await conn.execute(
         "SELECT coalesce(max(seq), 0) AS m FROM conversation.messages WHERE conversation_id = %s",
         (conversation_id,),
@@ -161,7 +162,7 @@ async def max_seq(conn: AsyncConnection, conversation_id: uuid.UUID) -> int:
 
 
 async def set_rating(
-    conn: AsyncConnection, conversation_id: uuid.UUID, score: int, comment: str | None
+    conn: DictConnection, conversation_id: uuid.UUID, score: int, comment: str | None
 ) -> None:
     await conn.execute(
         "UPDATE conversation.conversations SET rating = %s, rating_comment = %s, updated_at = now() "
@@ -170,7 +171,7 @@ async def set_rating(
     )
 
 
-async def forget_conversation(conn: AsyncConnection, conversation_id: uuid.UUID) -> None:
+async def forget_conversation(conn: DictConnection, conversation_id: uuid.UUID) -> None:
     """Delete every row of the conversation (messages cascade) and leave an id-only tombstone."""
     await conn.execute(
         "DELETE FROM conversation.conversations WHERE conversation_id = %s", (conversation_id,)
@@ -206,7 +207,7 @@ def message_frame(row: Row) -> dict[str, Any]:
 
 
 async def list_messages(
-    conn: AsyncConnection, conversation_id: uuid.UUID, after_seq: int, limit: int
+    conn: DictConnection, conversation_id: uuid.UUID, after_seq: int, limit: int
 ) -> list[dict[str, Any]]:
     cur = await conn.execute(
         "SELECT * FROM conversation.messages WHERE conversation_id = %s AND seq > %s "
@@ -242,7 +243,7 @@ def conversation_view(row: Row) -> dict[str, Any]:
     }
 
 
-async def get_conversation(conn: AsyncConnection, conversation_id: uuid.UUID) -> Row | None:
+async def get_conversation(conn: DictConnection, conversation_id: uuid.UUID) -> Row | None:
     cur = await conn.execute(
         "SELECT * FROM conversation.conversations WHERE conversation_id = %s", (conversation_id,)
     )
@@ -250,7 +251,7 @@ async def get_conversation(conn: AsyncConnection, conversation_id: uuid.UUID) ->
 
 
 async def list_conversations(
-    conn: AsyncConnection, site_id: str, status: str | None, limit: int
+    conn: DictConnection, site_id: str, status: str | None, limit: int
 ) -> list[Row]:
     cur = await conn.execute(
         "SELECT * FROM conversation.conversations WHERE site_id = %s "

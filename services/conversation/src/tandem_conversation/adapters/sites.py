@@ -6,7 +6,7 @@ import json
 import secrets
 from typing import Any
 
-from psycopg import AsyncConnection
+from tandem_platform.postgres import DictConnection
 
 
 def new_public_key() -> str:
@@ -30,19 +30,19 @@ def site_view(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def get_by_key(conn: AsyncConnection, public_key: str) -> dict[str, Any] | None:
+async def get_by_key(conn: DictConnection, public_key: str) -> dict[str, Any] | None:
     cur = await conn.execute(
         "SELECT * FROM conversation.sites WHERE public_key = %s", (public_key,)
     )
     return await cur.fetchone()
 
 
-async def get(conn: AsyncConnection, site_id: str) -> dict[str, Any] | None:
+async def get(conn: DictConnection, site_id: str) -> dict[str, Any] | None:
     cur = await conn.execute("SELECT * FROM conversation.sites WHERE site_id = %s", (site_id,))
     return await cur.fetchone()
 
 
-async def upsert(conn: AsyncConnection, site_id: str, data: dict[str, Any]) -> dict[str, Any]:
+async def upsert(conn: DictConnection, site_id: str, data: dict[str, Any]) -> dict[str, Any]:
     existing = await get(conn, site_id)
     public_key = data.get("public_key") or (
         existing["public_key"] if existing else new_public_key()

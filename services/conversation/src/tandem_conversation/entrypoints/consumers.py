@@ -49,11 +49,11 @@ CONSUMED_TOPICS = (VISITOR_EVENTS, ANSWERING_EVENTS, ESCALATION_EVENTS, AGENT_EV
 
 def register(broker: KafkaBroker, settings: ConversationSettings, deps: Deps) -> None:
     @broker.subscriber(
-        *(topic.name for topic in CONSUMED_TOPICS),
+        *[topic.name for topic in CONSUMED_TOPICS],
         group_id=settings.group_id,
         ack_policy=AT_LEAST_ONCE,
         decoder=decode_event,
-        auto_offset_reset=settings.auto_offset_reset,  # type: ignore[arg-type]
+        auto_offset_reset=settings.auto_offset_reset,
         title="conversation.inputs",
         description="Visitor, answer, escalation and agent events that shape a conversation.",
     )

@@ -7,20 +7,20 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
+from tandem_platform.postgres import Pool as PgPool
 
 from ..adapters import repository as repo
 from ..adapters import sites
 from ..domain.lifecycle import STATUSES
 
 
-def _pool(request: Request) -> AsyncConnectionPool:
-    pool: AsyncConnectionPool = request.app.state.pool
+def _pool(request: Request) -> PgPool:
+    pool: PgPool = request.app.state.pool
     return pool
 
 
-Pool = Annotated[AsyncConnectionPool, Depends(_pool)]
+Pool = Annotated[PgPool, Depends(_pool)]
 SITE_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
