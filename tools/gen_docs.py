@@ -1,7 +1,7 @@
 """Regenerate the committed API documents from the code.
 
 * ``docs/asyncapi/<service>.json`` — AsyncAPI 3.0 from each service's faststream broker
-* ``docs/openapi/gateway.json`` — the gateway's OpenAPI (public widget API and more)
+* ``services/gateway/openapi.json`` — the gateway's OpenAPI (public widget API and more)
 * ``libs/events/schemas/*.json`` — JSON Schema of every event
 
 ``python tools/gen_docs.py --check`` exits 1 and names the stale files instead of writing
@@ -30,8 +30,8 @@ def generated() -> dict[Path, str]:
     for service in SERVICES:
         module = importlib.import_module(f"tandem_{service}.asyncapi")
         out[REPO / "docs" / "asyncapi" / f"{service}.json"] = _pretty(module.build_asyncapi())
-    gateway_openapi = importlib.import_module("tandem_gateway.openapi")
-    out[REPO / "docs" / "openapi" / "gateway.json"] = _pretty(gateway_openapi.build_openapi())
+    gateway_main = importlib.import_module("tandem_gateway.__main__")
+    out[REPO / "services" / "gateway" / "openapi.json"] = _pretty(gateway_main.openapi_document())
     for name, schema in export_schemas().items():
         path = REPO / "libs" / "events" / "schemas" / f"{name}.json"
         out[path] = json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -9,8 +9,19 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+class Liveness(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Readiness(BaseModel):
+    status: str = Field(description="ok, or unavailable when a dependency failed")
+    checks: dict[str, str] = Field(description="each dependency: ok, or the error it gave")
+    duration_ms: float
 
 
 def ops_router(checks: dict[str, ReadinessCheck], *, timeout: float = 2.0) -> APIRouter:
@@ -18,11 +29,16 @@ def ops_router(checks: dict[str, ReadinessCheck], *, timeout: float = 2.0) -> AP
     pods); readiness checks each dependency with a timeout and says which one failed."""
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", summary="Liveness: the process is up")
+    @router.get("/healthz", summary="Liveness: the process is up", response_model=Liveness)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: every dependency answers")
+    @router.get(
+        "/readyz",
+        summary="Readiness: every dependency answers",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "a dependency is unavailable"}},
+    )
     async def readyz() -> JSONResponse:
         results: dict[str, str] = {}
         ok = True

@@ -1,0 +1,168 @@
+"""Composition root of the gateway: the only place adapters are built and wired.
+
+Building the app opens no connection (Redis, httpx and the Kafka broker connect lazily or
+in the lifespan), so ``create_app`` also serves to generate the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from faststream.kafka import KafkaBroker
+from tandem_events import ALL_TOPICS
+from tandem_platform.http import ops_router
+from tandem_platform.messaging import EventPublisher, ensure_topics, make_broker
+from tandem_platform.redis import SequenceAllocator, open_redis
+
+from . import __version__
+from .adapters.conversation_client import ConversationServiceClient
+from .adapters.kafka import KafkaEventSink
+from .adapters.live import LiveHub, RedisLiveFanout
+from .adapters.redis_state import RedisConversationFlags, RedisIdempotencyStore
+from .adapters.site_cache import CachedSiteDirectory
+from .entrypoints import consumers, conversations, demo, handoff, messages, rating, stream
+from .entrypoints.demo import STATIC_DIR
+from .entrypoints.errors import install_error_handlers
+from .entrypoints.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
+from .runtime import GatewayRuntime
+from .service_layer.fanout import FanoutService
+from .service_layer.widget import WidgetPolicy, WidgetService
+from .settings import GatewaySettings
+
+SERVICE = "gateway"
+SOURCE = "/tandem/gateway"
+
+API_DESCRIPTION = """\
+The public widget API of Tandem (contract: API.md). Every error is
+`{"error": {"code": "...", "message": "..."}}` with a 4xx status, or 503 when a dependency
+is down (retry).
+
+**Live stream** (websocket, not shown as an operation below):
+`WS /v1/widget/conversations/{conversation_id}/stream?token=<visitor_token>&after_seq=N`
+sends every stored message with `seq > N`, then live frames: `message`, `status`,
+`typing`, `handoff`. Reconnect with the last `seq` received to miss nothing and see nothing
+twice. Refused handshakes answer with the usual error body (or close code 4000 + HTTP
+status); an open stream closes with 4401 when the token expires, 4410 when the
+conversation is deleted, and 1012/1013 when the client should reconnect.
+"""
+
+
+def build_broker(settings: GatewaySettings) -> KafkaBroker:
+    broker, _ = make_broker(
+        settings.kafka_bootstrap,
+        service=SERVICE,
+        max_attempts=settings.consumer_max_attempts,
+        backoff_seconds=settings.consumer_retry_backoff_seconds,
+    )
+    return broker
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    broker = build_broker(settings)
+    redis = open_redis(settings.redis_url)
+    conversation_service = ConversationServiceClient(
+        settings.conversation_url, timeout_seconds=settings.conversation_timeout_seconds
+    )
+    hub = LiveHub(settings.redis_url, max_pending=settings.ws_send_queue_frames)
+    flags = RedisConversationFlags(redis, deleted_ttl_seconds=settings.token_ttl_seconds)
+    live = RedisLiveFanout(redis)
+    widget = WidgetService(
+        policy=WidgetPolicy(
+            token_secret=settings.token_secret.get_secret_value().encode(),
+            token_ttl_seconds=settings.token_ttl_seconds,
+            duplicate_wait_seconds=settings.duplicate_wait_seconds,
+            message_lock_seconds=settings.publish_timeout_seconds + 10,
+        ),
+        sites=CachedSiteDirectory(
+            conversation_service,
+            redis,
+            ttl_seconds=settings.site_cache_seconds,
+            unknown_ttl_seconds=settings.unknown_site_cache_seconds,
+        ),
+        history=conversation_service,
+        events=KafkaEventSink(
+            EventPublisher(broker, source=SOURCE), timeout_seconds=settings.publish_timeout_seconds
+        ),
+        sequence=SequenceAllocator(redis),
+        idempotency=RedisIdempotencyStore(redis, ttl_seconds=settings.idempotency_ttl_seconds),
+        flags=flags,
+        live=live,
+    )
+    fanout = FanoutService(live=live, flags=flags)
+    consumers.register(broker, settings, fanout)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.create_topics:
+            await ensure_topics(settings.kafka_bootstrap, ALL_TOPICS)
+        await broker.start()
+        await hub.start()
+        try:
+            yield
+        finally:
+            # Stop consuming first; then end the sockets' live streams so their clients
+            # reconnect to another replica.
+            await broker.stop()
+            await hub.stop()
+            await conversation_service.aclose()
+            await redis.aclose()
+
+    app = FastAPI(
+        title="Tandem gateway",
+        version=__version__,
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.runtime = GatewayRuntime(settings=settings, widget=widget, fanout=fanout, hub=hub)
+    app.state.broker = broker
+
+    install_error_handlers(app)
+    # Middleware is added innermost first.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetricsMiddleware)
+    # The widget runs on customers' sites: browsers may call from any origin, and each
+    # site's own allowed origins are enforced per request (403), not by CORS. Outermost,
+    # so even a 413 is readable by the widget.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-Site-Key", "traceparent"],
+        max_age=600,
+    )
+
+    async def check_kafka() -> None:
+        if not await broker.ping(timeout=2.0):
+            raise RuntimeError("Kafka did not answer")
+
+    async def check_redis() -> None:
+        await redis.ping()
+        await hub.ping()
+
+    async def check_conversation_service() -> None:
+        await conversation_service.ping()
+
+    app.include_router(
+        ops_router(
+            {
+                "kafka": check_kafka,
+                "redis": check_redis,
+                "conversation_service": check_conversation_service,
+            }
+        )
+    )
+    for router in (
+        conversations.router,
+        messages.router,
+        stream.router,
+        rating.router,
+        handoff.router,
+        demo.router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

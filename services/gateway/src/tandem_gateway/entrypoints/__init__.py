@@ -1,0 +1,1 @@
+"""Entry points: HTTP routers, the websocket stream and the Kafka fan-out consumer."""

@@ -1,0 +1,41 @@
+"""``GET /demo``: a minimal working chat page on the widget API, for trying Tandem out."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+
+from .deps import Runtime
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+_SITE_KEY_SLOT = "__TANDEM_SITE_KEY__"
+
+# Only the page's own script, styles and API: injected markup could do nothing.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+router = APIRouter(tags=["demo"], include_in_schema=False)
+
+
+@router.get("/demo", summary="Demo chat page", response_class=HTMLResponse)
+async def demo_page(
+    runtime: Runtime, site_key: Annotated[str | None, Query(max_length=200)] = None
+) -> HTMLResponse:
+    template = (STATIC_DIR / "demo.html").read_text(encoding="utf-8")
+    key = site_key or runtime.settings.demo_site_key or ""
+    page = template.replace(_SITE_KEY_SLOT, html.escape(key, quote=True))
+    return HTMLResponse(
+        page,
+        headers={
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-store",
+        },
+    )

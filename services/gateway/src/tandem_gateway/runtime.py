@@ -1,0 +1,18 @@
+"""What the entry points reach through ``app.state.runtime``; assembled by ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .adapters.live import LiveHub
+from .service_layer.fanout import FanoutService
+from .service_layer.widget import WidgetService
+from .settings import GatewaySettings
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayRuntime:
+    settings: GatewaySettings
+    widget: WidgetService
+    fanout: FanoutService
+    hub: LiveHub

@@ -1,0 +1,1 @@
+"""Use cases of the widget API, written against ports so they run with fakes in unit tests."""

@@ -1,0 +1,71 @@
+"""Gateway settings (env prefix ``TANDEM_GATEWAY_``), built in ``main()``, never at import."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+from tandem_platform.settings import ServiceSettings
+
+#: The token secret shipped in the code. Anyone can read it, so tokens signed with it are
+#: forgeable: the gateway refuses to start with it unless dev mode is on.
+PLACEHOLDER_TOKEN_SECRET = "tandem-dev-only-token-secret-change-me"  # noqa: S105
+
+THIRTY_DAYS = 30 * 24 * 3600
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TANDEM_GATEWAY_", extra="ignore")
+
+    http_port: int = 8000
+    redis_url: str = "redis://127.0.0.1:56379/0"
+    conversation_url: str = "http://127.0.0.1:8001"
+    conversation_timeout_seconds: float = Field(default=3.0, gt=0)
+
+    # Visitor tokens: HMAC-signed, stateless. Rotate the secret to revoke every token.
+    token_secret: SecretStr = SecretStr(PLACEHOLDER_TOKEN_SECRET)
+    token_ttl_seconds: int = Field(default=THIRTY_DAYS, ge=60)
+    dev_mode: bool = False
+
+    site_cache_seconds: int = Field(default=30, ge=0)
+    # Unknown site keys are remembered briefly too, so a flood of bad keys stays off the
+    # conversation service; kept short so a newly created site works almost at once.
+    unknown_site_cache_seconds: int = Field(default=5, ge=0)
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # How long a publish may wait for Kafka's acknowledgement before the client gets 503.
+    publish_timeout_seconds: float = Field(default=5.0, gt=0)
+    # How long a resent message waits for the first copy still in flight.
+    duplicate_wait_seconds: float = Field(default=5.0, ge=0)
+    # How long a client may resend a message and get the first result back.
+    idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+
+    # Protocol-level websocket pings (uvicorn) keep idle sockets alive through proxies.
+    ws_ping_interval_seconds: float = Field(default=20.0, gt=0)
+    ws_ping_timeout_seconds: float = Field(default=20.0, gt=0)
+    # Frames a slow socket may fall behind before it is closed (it reconnects with after_seq).
+    ws_send_queue_frames: int = Field(default=500, ge=10)
+
+    consumer_group: str = "tandem-gateway"
+    # Frames are only worth pushing live; a client that missed some reloads them from the
+    # stored history (after_seq). So a brand-new consumer group starts at the end of the
+    # topics rather than replaying every conversation ever held.
+    consumer_offset_reset: Literal["earliest", "latest"] = "latest"
+
+    demo_site_key: str | None = None
+    # Proxies whose X-Forwarded-Proto/For uvicorn believes (comma-separated IPs, or "*"
+    # when only the ingress can reach the pods).
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> GatewaySettings:
+        secret = self.token_secret.get_secret_value()
+        if not self.dev_mode and secret == PLACEHOLDER_TOKEN_SECRET:
+            raise ValueError(
+                "TANDEM_GATEWAY_TOKEN_SECRET is the public placeholder; set a random secret "
+                "(e.g. `openssl rand -hex 32`) or TANDEM_GATEWAY_DEV_MODE=true for local use"
+            )
+        if not self.dev_mode and len(secret) < 32:
+            raise ValueError("TANDEM_GATEWAY_TOKEN_SECRET must be at least 32 characters")
+        return self
