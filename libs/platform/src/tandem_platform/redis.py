@@ -46,12 +46,21 @@ class SequenceAllocator:
     stored ``seq`` (``raise_to``) so a Redis that lost its data never hands out a number twice.
     """
 
+    #: Counters of conversations idle this long expire; should one be needed again, the
+    #: conversation service re-seeds it from its stored messages (``raise_to``).
+    IDLE_TTL_SECONDS = 90 * 24 * 3600
+
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._raise_to = redis.register_script(_RAISE_TO)
 
     async def next(self, conversation_id: uuid.UUID | str) -> int:
-        return int(await self.redis.incr(seq_key(conversation_id)))
+        key = seq_key(conversation_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.IDLE_TTL_SECONDS)
+            value, _ = await pipe.execute()
+        return int(value)
 
     async def raise_to(self, conversation_id: uuid.UUID | str, floor: int) -> int:
         return int(await self._raise_to(keys=[seq_key(conversation_id)], args=[floor]))
