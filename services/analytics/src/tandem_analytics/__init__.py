@@ -1,0 +1,1 @@
+"""Tandem analytics service: read models projected from the event stream."""

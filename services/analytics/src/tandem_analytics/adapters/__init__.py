@@ -1,0 +1,1 @@
+"""Postgres read models of the analytics service (schema ``analytics``)."""

@@ -1,0 +1,1 @@
+"""Analytics rules that need no I/O: reporting periods, question normalisation, figures."""

@@ -1,0 +1,1 @@
+"""Kafka subscriber and HTTP API of the analytics service."""

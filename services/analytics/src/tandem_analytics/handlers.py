@@ -1,0 +1,101 @@
+"""Projects each consumed event into the read models, in one transaction with the inbox
+claim: a redelivered event finds its id already claimed and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+from tandem_events import (
+    AgentAssigned,
+    AgentJoined,
+    AgentLeft,
+    AgentReplied,
+    AnswerScored,
+    ConversationDeleted,
+    ConversationDeletionRequested,
+    ConversationRated,
+    ConversationResolved,
+    ConversationStarted,
+    ConversationStatusChanged,
+    EscalationRaised,
+    Event,
+    HumanRequested,
+    KnowledgeDocumentIndexed,
+    MessageReceived,
+    ReplyPosted,
+    utc_now,
+)
+from tandem_platform.metrics import EVENTS_CONSUMED
+from tandem_platform.postgres import claim_event
+
+from .adapters import projections
+from .adapters.schema import SCHEMA
+from .metrics import PROJECTION_LAG
+
+SERVICE = "analytics"
+CONSUMER = "analytics"
+
+Projection = Callable[[projections.Conn, Any], Awaitable[None]]
+
+#: Events that change a read model.
+PROJECTIONS: dict[type[Event], Projection] = {
+    ConversationStarted: projections.conversation_started,
+    MessageReceived: projections.message_received,
+    ReplyPosted: projections.reply_posted,
+    AgentReplied: projections.agent_replied,
+    AnswerScored: projections.answer_scored,
+    EscalationRaised: projections.escalation_raised,
+    ConversationStatusChanged: projections.status_changed,
+    ConversationResolved: projections.conversation_resolved,
+    ConversationRated: projections.conversation_rated,
+    AgentJoined: projections.agent_joined,
+    KnowledgeDocumentIndexed: projections.document_indexed,
+}
+#: A deletion request is honoured at once; the conversation service's ConversationDeleted
+#: that follows finds nothing left.
+DELETIONS = (ConversationDeleted, ConversationDeletionRequested)
+#: Acknowledged and ignored: what they mean reaches analytics through other events
+#: (EscalationRaised, ReplyPosted, ConversationStatusChanged).
+IGNORED = (HumanRequested, AgentLeft, AgentAssigned)
+#: Events about a knowledge base, not a conversation (their conversation id is nil).
+SITE_EVENTS = (KnowledgeDocumentIndexed,)
+
+
+@dataclass
+class AnalyticsProjector:
+    pool: AsyncConnectionPool | None = None
+
+    def attach(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    def _pool(self) -> AsyncConnectionPool:
+        if self.pool is None:
+            raise RuntimeError("the analytics projector has no database pool yet")
+        return self.pool
+
+    async def handle(self, event: Event) -> None:
+        projection = PROJECTIONS.get(type(event))
+        deletion = isinstance(event, DELETIONS)
+        if projection is None and not deletion:
+            EVENTS_CONSUMED.labels(SERVICE, event.event_type, "ignored").inc()
+            return
+        outcome = "processed"
+        async with self._pool().connection() as conn, conn.transaction():
+            if not await claim_event(conn, SCHEMA, CONSUMER, event.event_id):
+                EVENTS_CONSUMED.labels(SERVICE, event.event_type, "duplicate").inc()
+                return
+            if not isinstance(event, SITE_EVENTS):
+                await projections.lock_conversation(conn, event.conversation_id)
+            if deletion:
+                await projections.forget(conn, event.conversation_id)
+            elif not isinstance(event, SITE_EVENTS) and await projections.is_forgotten(
+                conn, event.conversation_id
+            ):
+                outcome = "forgotten"
+            elif projection is not None:
+                await projection(conn, event)
+        EVENTS_CONSUMED.labels(SERVICE, event.event_type, outcome).inc()
+        PROJECTION_LAG.observe(max(0.0, (utc_now() - event.occurred_at).total_seconds()))

@@ -1,0 +1,1 @@
+"""Tandem escalation service: decides when a conversation goes to a human."""

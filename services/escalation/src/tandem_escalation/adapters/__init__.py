@@ -1,0 +1,1 @@
+"""Postgres storage of the escalation service (schema ``escalation``)."""

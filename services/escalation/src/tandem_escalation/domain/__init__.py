@@ -1,0 +1,1 @@
+"""Escalation rules: pure functions, no I/O."""

@@ -1,0 +1,1 @@
+"""Kafka subscribers and HTTP routers of the escalation service."""

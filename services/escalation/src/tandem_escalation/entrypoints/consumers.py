@@ -1,0 +1,88 @@
+"""The escalation service's one Kafka subscriber: the four topics it watches, one group.
+
+The payload type lists *every* event type those topics carry, so an event the rules do not
+use is acknowledged and ignored instead of failing validation and being dead-lettered.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from pydantic import Field
+from tandem_events import (
+    AgentJoined,
+    AgentLeft,
+    AgentReplied,
+    AnswerScored,
+    ConversationDeleted,
+    ConversationDeletionRequested,
+    ConversationRated,
+    ConversationResolved,
+    ConversationStarted,
+    ConversationStatusChanged,
+    EscalationRaised,
+    HumanRequested,
+    MessageReceived,
+    ReplyPosted,
+)
+from tandem_events.topics import (
+    AGENT_EVENTS,
+    ANSWERING_EVENTS,
+    CONVERSATION_EVENTS,
+    ESCALATION_EVENTS,
+    VISITOR_EVENTS,
+)
+from tandem_platform.messaging import AT_LEAST_ONCE, decode_event
+
+from ..handlers import EscalationHandlers
+from ..settings import EscalationSettings
+
+SUBSCRIBED_TOPICS = (VISITOR_EVENTS, ANSWERING_EVENTS, CONVERSATION_EVENTS, AGENT_EVENTS)
+
+EscalationInput = Annotated[
+    ConversationStarted
+    | MessageReceived
+    | ConversationRated
+    | HumanRequested
+    | ConversationDeletionRequested
+    | AnswerScored
+    | ReplyPosted
+    | ConversationStatusChanged
+    | ConversationResolved
+    | ConversationDeleted
+    | AgentJoined
+    | AgentLeft
+    | AgentReplied,
+    Field(discriminator="event_type"),
+]
+
+
+def register_consumers(
+    broker: KafkaBroker, handlers: EscalationHandlers, settings: EscalationSettings
+) -> DefaultSubscriber:
+    subscriber = broker.subscriber(
+        *(topic.name for topic in SUBSCRIBED_TOPICS),
+        group_id=settings.group_id,
+        ack_policy=AT_LEAST_ONCE,
+        decoder=decode_event,
+        auto_offset_reset=settings.auto_offset_reset,
+        title="escalation-inputs",
+        description="Visitor messages and button presses, scored answers, conversation "
+        "resolution and deletion, and agents joining or leaving, per conversation.",
+    )
+
+    @subscriber
+    async def on_event(event: EscalationInput, message: KafkaMessage) -> None:
+        await handlers.handle(event, traceparent=message.headers.get("traceparent"))
+
+    # Published through the outbox (OutboxRelay), declared here so AsyncAPI documents it.
+    broker.publisher(
+        ESCALATION_EVENTS.name,
+        title="escalation-outputs",
+        description="EscalationRaised: reason, detail and a summary of the conversation.",
+        schema=EscalationRaised,
+    )
+    return subscriber
