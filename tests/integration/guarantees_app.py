@@ -60,6 +60,15 @@ def build(
             await conn.commit()
         if event.text.startswith("fail-always"):
             raise RuntimeError("this handler can never process this message")
+        if event.text.startswith("flaky-dependency"):
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    f"SELECT count(*) AS n FROM {schema}.deliveries WHERE event_id = %s",
+                    (event.event_id,),
+                )
+                row = await cur.fetchone()
+            if row is not None and row["n"] < 5:  # an outage outlasting the in-place retries
+                raise ConnectionError("database unreachable (simulated outage)")
         async with pool.connection() as conn, conn.transaction():
             if await claim_event(conn, schema, "guarantees-test", event.event_id):
                 await conn.execute(

@@ -161,6 +161,39 @@ async def test_poison_message_goes_to_dead_letter_and_partition_keeps_moving(
     assert h2["ce_id"] == str(failing.event_id)  # original CloudEvents headers kept
 
 
+async def test_outage_is_waited_out_not_dead_lettered(
+    stack: Stack, topics: tuple[str, str], producer: AIOKafkaProducer, consumer_app: str
+) -> None:
+    topic, dlq = topics
+    flaky = _event("flaky-dependency: fails four times, then works")
+    await _send(producer, topic, flaky)
+    schema = consumer_app
+    await _wait_for(
+        lambda: _rows(
+            stack.postgres_dsn,
+            f"SELECT 1 FROM {schema}.effects WHERE event_id = '{flaky.event_id}'",
+        ),
+        timeout=60,
+    )
+    deliveries = await _rows(
+        stack.postgres_dsn,
+        f"SELECT count(*) FROM {schema}.deliveries WHERE event_id = '{flaky.event_id}'",
+    )
+    assert deliveries == [(5,)]  # 3 in place, then redelivered after a pause, 2 more
+    consumer = AIOKafkaConsumer(
+        dlq,
+        bootstrap_servers=stack.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"dlq-reader-{uuid.uuid4().hex[:6]}",
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=1500)
+    finally:
+        await consumer.stop()
+    assert not any(batch.values()), "a transient outage must not dead-letter valid events"
+
+
 async def test_crash_after_effect_before_offset_commit_redelivers_without_duplicating(
     stack: Stack, topics: tuple[str, str], producer: AIOKafkaProducer, drop_schema_after: str
 ) -> None:

@@ -21,12 +21,16 @@ from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+import psycopg
+import psycopg_pool
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from tandem_events import Event, Topic, UnknownEventError, parse_event
 from tandem_events.topics import DEAD_LETTER
 from tandem_events.wire import encode, header_map
@@ -46,6 +50,25 @@ PERMANENT_ERRORS: tuple[type[BaseException], ...] = (
     UnicodeDecodeError,
     ValueError,
 )
+
+
+#: Errors of a dependency that is down or slow (database, broker, cache): dead-lettering would
+#: throw away valid events during an outage, so after the in-place retries the record is
+#: left uncommitted and read again, after a pause, until the dependency is back.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    OSError,
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
+
+#: Longest pause before an uncommitted record is read again during an outage.
+MAX_OUTAGE_BACKOFF_SECONDS = 30.0
 
 
 class PermanentError(Exception):
@@ -121,6 +144,8 @@ class _DeadLetterMiddleware:
         self.msg = msg
         self.context = context
         self.policy = policy
+        # Set when consume_scope gives the record back for redelivery (dependency outage).
+        self.redeliver = False
 
     async def __aenter__(self) -> _DeadLetterMiddleware:
         # Log context belongs to one record; clear what the previous record left behind.
@@ -136,7 +161,7 @@ class _DeadLetterMiddleware:
     ) -> bool:
         # Reached with an exception only when faststream failed to *decode* the record
         # (handler errors are handled in consume_scope): such a record can never succeed.
-        if exc_val is None or isinstance(exc_val, asyncio.CancelledError):
+        if exc_val is None or isinstance(exc_val, asyncio.CancelledError) or self.redeliver:
             return False
         if not isinstance(exc_val, Exception):
             return False
@@ -157,6 +182,18 @@ class _DeadLetterMiddleware:
                 raise
             except Exception as exc:
                 permanent = isinstance(exc, (*PERMANENT_ERRORS, PermanentError))
+                transient = not permanent and isinstance(exc, TRANSIENT_ERRORS)
+                if transient and attempt >= self.policy.max_attempts:
+                    EVENTS_CONSUMED.labels(self.policy.service, "unknown", "redelivered").inc()
+                    log.warning(
+                        "dependency unavailable, leaving the record for redelivery",
+                        extra={"fields": {"attempts": attempt, "error": repr(exc)}},
+                    )
+                    await asyncio.sleep(
+                        min(MAX_OUTAGE_BACKOFF_SECONDS, self.policy.backoff_seconds * 2**attempt)
+                    )
+                    self.redeliver = True
+                    raise  # not acked: faststream seeks back and the record comes again
                 if permanent or attempt >= self.policy.max_attempts:
                     # If publishing the dead letter fails, the exception propagates and the
                     # record is redelivered rather than lost.

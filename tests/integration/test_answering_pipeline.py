@@ -1,0 +1,199 @@
+"""Answering against real Postgres and Weaviate with the real model: ingestion, retrieval,
+tenant isolation, re-ingestion and deletion."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import psycopg
+import pytest
+from tandem_answering.bootstrap import Runtime, open_runtime
+from tandem_answering.domain.documents import SourceDocument
+from tandem_answering.settings import AnsweringSettings
+
+from tests.integration.stack import Stack
+
+pytestmark = pytest.mark.integration
+
+COFFEE_SHIPPING = """# Shipping
+
+We roast on Mondays and ship every order within two working days.
+
+## International shipping
+
+International parcels take 7 to 12 business days to arrive. Customs duties are paid by
+the recipient when the parcel is delivered.
+
+## Tracking
+
+Every parcel has a tracking number; you find it in the confirmation email.
+"""
+
+COFFEE_GRINDER = """# Cleaning your grinder
+
+Run a tablespoon of uncooked white rice through the burrs once a month, then brush the
+chamber clean. Never wash the burrs with water: they rust.
+"""
+
+BANK_CARDS = """# Cards
+
+## Reset your PIN
+
+Open the app, choose Cards, then Reset PIN. The new PIN works at once for contactless
+payments and after one chip-and-PIN payment at a terminal.
+
+## Freeze a lost card
+
+Tap Freeze on the card's page; unfreezing it takes one tap as well.
+"""
+
+
+def settings_for(stack: Stack, schema: str) -> AnsweringSettings:
+    return AnsweringSettings(
+        postgres_dsn=stack.postgres_dsn,
+        postgres_schema=schema,
+        weaviate_url=stack.weaviate_url,
+        weaviate_grpc_port=stack.weaviate_grpc_port,
+        kafka_bootstrap=stack.kafka_bootstrap,
+    )
+
+
+@pytest.fixture()
+async def runtime(stack: Stack, drop_schema_after: str) -> AsyncIterator[Runtime]:
+    async with open_runtime(settings_for(stack, drop_schema_after)) as opened:
+        yield opened
+
+
+@pytest.fixture()
+def sites() -> tuple[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    return f"coffee-{suffix}", f"bank-{suffix}"
+
+
+async def postgres_chunk_count(dsn: str, schema: str, site_id: str, document_id: str) -> int:
+    async with await psycopg.AsyncConnection.connect(dsn) as conn:
+        cur = await conn.execute(
+            f'SELECT count(*) FROM "{schema}".chunks WHERE site_id = %s AND document_id = %s',
+            (site_id, document_id),
+        )
+        row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+
+async def test_ingest_answer_isolate_reingest_delete(
+    runtime: Runtime, stack: Stack, drop_schema_after: str, sites: tuple[str, str]
+) -> None:
+    coffee, bank = sites
+    schema = drop_schema_after
+    ingestion, answerer, store = runtime.ingestion, runtime.answerer, runtime.store
+    try:
+        shipping = SourceDocument(
+            site_id=coffee,
+            document_id="shipping",
+            title="Shipping",
+            url="https://coffee.example/help/shipping",
+            text=COFFEE_SHIPPING,
+        )
+        first = await ingestion.ingest(shipping)
+        assert first.status == "indexed"
+        assert first.document.chunk_count == 3  # one per section that has text
+        await ingestion.ingest(
+            SourceDocument(site_id=coffee, document_id="grinder", title="Grinder care", text=COFFEE_GRINDER)
+        )
+        await ingestion.ingest(SourceDocument(site_id=bank, document_id="cards", title="Cards", text=BANK_CARDS))
+
+        # The right source wins, and the answer is that section's text.
+        result = await answerer.answer(coffee, "How long does delivery abroad take?")
+        assert result.best is not None
+        assert result.best.document_id == "shipping"
+        assert result.best.heading_path == ("Shipping", "International shipping")
+        assert result.answered, result.raw_scores
+        assert "7 to 12 business days" in result.text
+        assert result.sources[0].url == "https://coffee.example/help/shipping"
+
+        # A question only the bank's knowledge base answers: the bank answers it ...
+        pin_question = "How can I reset the PIN of my card?"
+        at_bank = await answerer.answer(bank, pin_question)
+        assert at_bank.best is not None
+        assert at_bank.best.document_id == "cards"
+        assert at_bank.answered
+        # ... and the coffee site never sees the bank's chunks, so it is not confident.
+        at_coffee = await answerer.answer(coffee, pin_question)
+        assert all(c.document_id in {"shipping", "grinder"} for c in (await answerer.score(coffee, pin_question)).ranked)
+        assert at_coffee.confidence < at_bank.confidence
+        assert not at_coffee.answered
+        assert at_coffee.text == runtime.settings.fallback_text
+        assert at_coffee.sources == []
+
+        # Re-ingesting the same content changes nothing.
+        again = await ingestion.ingest(shipping)
+        assert again.status == "unchanged"
+        assert again.document.content_hash == first.document.content_hash
+
+        # New content replaces the document's chunks in Weaviate and Postgres.
+        shorter = SourceDocument(
+            site_id=coffee,
+            document_id="shipping",
+            title="Shipping",
+            url="https://coffee.example/help/shipping",
+            text="# Shipping\n\nAll parcels now travel by sea and take six weeks.",
+        )
+        replaced = await ingestion.ingest(shorter)
+        assert replaced.status == "indexed"
+        assert replaced.removed_chunks == 3
+        assert await store.count_chunks(coffee, "shipping") == 1
+        assert await postgres_chunk_count(stack.postgres_dsn, schema, coffee, "shipping") == 1
+        result = await answerer.answer(coffee, "How long does shipping take?")
+        assert result.best is not None
+        assert "six weeks" in result.best.text
+
+        # Each indexing went to the outbox (the service's relay publishes it).
+        async with await psycopg.AsyncConnection.connect(stack.postgres_dsn) as conn:
+            cur = await conn.execute(f'SELECT count(*) FROM "{schema}".outbox')
+            row = await cur.fetchone()
+            assert row is not None
+            assert row[0] == 4  # shipping, grinder, cards, shipping again
+
+        # Deleting removes the document everywhere.
+        assert await ingestion.delete(coffee, "shipping")
+        assert await store.count_chunks(coffee, "shipping") == 0
+        assert await postgres_chunk_count(stack.postgres_dsn, schema, coffee, "shipping") == 0
+        assert await ingestion.get(coffee, "shipping") is None
+        assert not await ingestion.delete(coffee, "shipping")
+        documents, total = await ingestion.list_documents(coffee)
+        assert [d.document_id for d in documents] == ["grinder"]
+        assert total == 1
+        remaining = await answerer.score(coffee, "How long does shipping take?")
+        assert {c.document_id for c in remaining.ranked} == {"grinder"}
+    finally:
+        await ingestion.delete_site(coffee)
+        await ingestion.delete_site(bank)
+
+
+async def test_a_site_without_knowledge_base_falls_back(runtime: Runtime) -> None:
+    result = await runtime.answerer.answer(f"empty-{uuid.uuid4().hex[:8]}", "Where is my order?")
+    assert not result.answered
+    assert result.confidence == 0.0
+    assert result.decision.reasons == ("no_candidate",)
+    assert result.text == runtime.settings.fallback_text
+
+
+async def test_long_sections_are_trimmed_to_relevant_sentences(runtime: Runtime) -> None:
+    site = f"long-{uuid.uuid4().hex[:8]}"
+    filler = " ".join(
+        f"Our roastery in district {i} opened in {1990 + i} and hosts tastings on Fridays." for i in range(12)
+    )
+    text = f"# About us\n\n{filler} Gift cards never expire and can be used in every shop. {filler}"
+    try:
+        await runtime.ingestion.ingest(
+            SourceDocument(site_id=site, document_id="about", title="About us", text=text)
+        )
+        result = await runtime.answerer.answer(site, "Do gift cards expire?")
+        assert result.best is not None
+        assert len(result.best.text) > runtime.answerer.policy.max_chars
+        composed = await runtime.answerer.compose(result.best, await runtime.encoder.encode_one("Do gift cards expire?"))
+        assert "Gift cards never expire" in composed
+        assert len(composed) <= runtime.answerer.policy.max_chars
+    finally:
+        await runtime.ingestion.delete_site(site)
