@@ -59,13 +59,13 @@ def settings_for(stack: Stack, schema: str) -> AnsweringSettings:
     )
 
 
-@pytest.fixture()
+@pytest.fixture
 async def runtime(stack: Stack, drop_schema_after: str) -> AsyncIterator[Runtime]:
     async with open_runtime(settings_for(stack, drop_schema_after)) as opened:
         yield opened
 
 
-@pytest.fixture()
+@pytest.fixture
 def sites() -> tuple[str, str]:
     suffix = uuid.uuid4().hex[:8]
     return f"coffee-{suffix}", f"bank-{suffix}"
