@@ -63,6 +63,7 @@ service_env() {
       echo "TANDEM_GATEWAY_ANALYTICS_URL=http://$HOST:${PORTS[analytics]}"
       echo "TANDEM_GATEWAY_ANSWERING_URL=http://$HOST:${PORTS[answering]}"
       echo "TANDEM_GATEWAY_DEV_MODE=true"
+      echo "TANDEM_GATEWAY_DEMO_DOCS_DIR=$REPO_ROOT/docs"
       ;;
   esac
 }
@@ -128,7 +129,7 @@ seed() {
   key=$("$PY" -c 'import json,sys; print(json.load(sys.stdin)["public_key"])' <<<"$site")
   log "ingesting docs/ into the demo knowledge base"
   env $(service_env answering) "$PY" -m tandem_answering ingest --site demo \
-    --base-url "https://github.com/tandem-support/tandem/blob/main/docs" "$REPO_ROOT/docs" >&2 \
+    --base-url "$gw/demo/docs" "$REPO_ROOT/docs" >&2 \
     || die "demo knowledge-base ingestion failed"
   cat >"$RUN_DIR/local.env" <<ENV
 GATEWAY_URL=$gw

@@ -99,9 +99,13 @@ async def test_ingest_answer_isolate_reingest_delete(
         assert first.status == "indexed"
         assert first.document.chunk_count == 3  # one per section that has text
         await ingestion.ingest(
-            SourceDocument(site_id=coffee, document_id="grinder", title="Grinder care", text=COFFEE_GRINDER)
+            SourceDocument(
+                site_id=coffee, document_id="grinder", title="Grinder care", text=COFFEE_GRINDER
+            )
         )
-        await ingestion.ingest(SourceDocument(site_id=bank, document_id="cards", title="Cards", text=BANK_CARDS))
+        await ingestion.ingest(
+            SourceDocument(site_id=bank, document_id="cards", title="Cards", text=BANK_CARDS)
+        )
 
         # The right source wins, and the answer is that section's text.
         result = await answerer.answer(coffee, "How long does delivery abroad take?")
@@ -120,7 +124,10 @@ async def test_ingest_answer_isolate_reingest_delete(
         assert at_bank.answered
         # ... and the coffee site never sees the bank's chunks, so it is not confident.
         at_coffee = await answerer.answer(coffee, pin_question)
-        assert all(c.document_id in {"shipping", "grinder"} for c in (await answerer.score(coffee, pin_question)).ranked)
+        assert all(
+            c.document_id in {"shipping", "grinder"}
+            for c in (await answerer.score(coffee, pin_question)).ranked
+        )
         assert at_coffee.confidence < at_bank.confidence
         assert not at_coffee.answered
         assert at_coffee.text == runtime.settings.fallback_text
@@ -182,7 +189,8 @@ async def test_a_site_without_knowledge_base_falls_back(runtime: Runtime) -> Non
 async def test_long_sections_are_trimmed_to_relevant_sentences(runtime: Runtime) -> None:
     site = f"long-{uuid.uuid4().hex[:8]}"
     filler = " ".join(
-        f"Our roastery in district {i} opened in {1990 + i} and hosts tastings on Fridays." for i in range(12)
+        f"Our roastery in district {i} opened in {1990 + i} and hosts tastings on Fridays."
+        for i in range(12)
     )
     text = f"# About us\n\n{filler} Gift cards never expire and can be used in every shop. {filler}"
     try:
@@ -192,7 +200,9 @@ async def test_long_sections_are_trimmed_to_relevant_sentences(runtime: Runtime)
         result = await runtime.answerer.answer(site, "Do gift cards expire?")
         assert result.best is not None
         assert len(result.best.text) > runtime.answerer.policy.max_chars
-        composed = await runtime.answerer.compose(result.best, await runtime.encoder.encode_one("Do gift cards expire?"))
+        composed = await runtime.answerer.compose(
+            result.best, await runtime.encoder.encode_one("Do gift cards expire?")
+        )
         assert "Gift cards never expire" in composed
         assert len(composed) <= runtime.answerer.policy.max_chars
     finally:

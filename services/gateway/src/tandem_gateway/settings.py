@@ -54,6 +54,9 @@ class GatewaySettings(ServiceSettings):
     consumer_offset_reset: Literal["earliest", "latest"] = "latest"
 
     demo_site_key: str | None = None
+    # Folder of Markdown pages served at /demo/docs/<name>.md: the demo site's knowledge
+    # base, so the sources an AI answer cites are links that open.
+    demo_docs_dir: str | None = None
     # Proxies whose X-Forwarded-Proto/For uvicorn believes (comma-separated IPs, or "*"
     # when only the ingress can reach the pods).
     forwarded_allow_ips: str = "127.0.0.1"

@@ -6,8 +6,10 @@ import html
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import HTMLResponse
+import re
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from .deps import Runtime
 
@@ -37,5 +39,27 @@ async def demo_page(
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
             "Cache-Control": "no-store",
+        },
+    )
+
+
+_DOC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,80}$")
+
+
+@router.get("/demo/docs/{name}.md", summary="A page of the demo knowledge base")
+async def demo_doc(runtime: Runtime, name: str) -> PlainTextResponse:
+    folder = runtime.settings.demo_docs_dir
+    # The name pattern admits no separators or dots, so nothing outside the folder is reachable.
+    if not folder or not _DOC_NAME.match(name):
+        raise HTTPException(404, "no such page")
+    path = Path(folder) / f"{name}.md"
+    if not path.is_file():
+        raise HTTPException(404, "no such page")
+    return PlainTextResponse(
+        path.read_text(encoding="utf-8"),
+        media_type="text/markdown; charset=utf-8",
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'",
         },
     )
