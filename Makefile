@@ -55,12 +55,19 @@ status: ## What is running
 
 .PHONY: test
 test: stack-up ## Install what is missing, start what the tests need, run the whole suite
+	@# Tier 1: unit, component and integration tests. The services must not run meanwhile:
+	@# they would react to the events these tests publish on the real topics.
 	@$(SERVICES) down >/dev/null 2>&1 || true
+	@set -a; source $(RUN_DIR)/stack.env; set +a; \
+	  rc=0; $(PY) -m pytest -m "not e2e" $(PYTEST_ARGS) || rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; fi; \
+	  exit $$rc
+	@# Tier 2: end to end, through all five running services.
 	@$(SERVICES) up
 	@set -a; source $(RUN_DIR)/stack.env; source $(RUN_DIR)/local.env; set +a; \
-	  rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	  rc=0; $(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS) || rc=$$?; \
 	  $(SERVICES) down >/dev/null 2>&1 || true; \
-	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; fi; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no e2e tests: failing on purpose" >&2; fi; \
 	  exit $$rc
 
 .PHONY: test-unit
