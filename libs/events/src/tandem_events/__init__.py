@@ -1,17 +1,32 @@
 """Tandem's event contract."""
 
-from .agent import AgentJoined, AgentLeft, AgentReplied
+from .agent import (
+    AgentJoined,
+    AgentLeft,
+    AgentPresenceChanged,
+    AgentReplied,
+    AgentStatus,
+    ConversationTransferred,
+    EscalationRequested,
+    HeldReplyDecision,
+    HeldReplyReviewed,
+    NoteAdded,
+    ReplyCorrected,
+    ResolutionRequested,
+)
 from .answering import AnswerScored, KnowledgeDocumentIndexed, Source
 from .conversation import (
     Author,
     ConversationDeleted,
     ConversationResolved,
     ConversationStatusChanged,
+    HeldReplyReleased,
+    ReplyHeld,
     ReplyPosted,
     Status,
 )
 from .envelope import Event, deterministic_event_id, utc_now
-from .escalation import AgentAssigned, EscalationRaised, EscalationReason
+from .escalation import AgentAssigned, EscalationQueued, EscalationRaised, EscalationReason
 from .registry import DEFAULT_REGISTRY, EVENT_TYPES, EventRegistry, UnknownEventError, parse_event
 from .topics import ALL_TOPICS, Topic
 from .visitor import (
@@ -31,7 +46,9 @@ __all__ = [
     "AgentAssigned",
     "AgentJoined",
     "AgentLeft",
+    "AgentPresenceChanged",
     "AgentReplied",
+    "AgentStatus",
     "AnswerScored",
     "Author",
     "ConversationDeleted",
@@ -40,14 +57,24 @@ __all__ = [
     "ConversationResolved",
     "ConversationStarted",
     "ConversationStatusChanged",
+    "ConversationTransferred",
+    "EscalationQueued",
     "EscalationRaised",
     "EscalationReason",
+    "EscalationRequested",
     "Event",
     "EventRegistry",
+    "HeldReplyDecision",
+    "HeldReplyReleased",
+    "HeldReplyReviewed",
     "HumanRequested",
     "KnowledgeDocumentIndexed",
     "MessageReceived",
+    "NoteAdded",
+    "ReplyCorrected",
+    "ReplyHeld",
     "ReplyPosted",
+    "ResolutionRequested",
     "Source",
     "Status",
     "Topic",

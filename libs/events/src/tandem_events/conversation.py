@@ -55,3 +55,35 @@ class ConversationDeleted(Event):
     topic = CONVERSATION_EVENTS.name
     event_type: Literal["ConversationDeleted"] = "ConversationDeleted"
     requested_by: Literal["visitor", "owner"]
+
+
+class ReplyHeld(Event):
+    """An AI reply below the site's hold threshold waits for an agent (never shown meanwhile)."""
+
+    topic = CONVERSATION_EVENTS.name
+    event_type: Literal["ReplyHeld"] = "ReplyHeld"
+    message_id: uuid.UUID
+    in_reply_to: uuid.UUID
+    text: str = Field(max_length=MAX_MESSAGE_CHARS)
+    confidence: float = Field(ge=0.0, le=1.0)
+    sources: tuple[Source, ...] = ()
+    language: str | None = None
+    hold_until: datetime
+    on_timeout: Literal["send", "fallback"]
+
+
+class HeldReplyReleased(Event):
+    """What became of a held reply: sent as is, edited, replaced, the fallback, or discarded.
+    Each outcome other than ``approved``/``timeout_sent`` is an override, with its reason."""
+
+    topic = CONVERSATION_EVENTS.name
+    event_type: Literal["HeldReplyReleased"] = "HeldReplyReleased"
+    message_id: uuid.UUID
+    outcome: Literal[
+        "approved", "edited", "replaced", "discarded", "timeout_sent", "timeout_fallback"
+    ]
+    agent_id: str | None = None
+    reason: str | None = None
+    posted_message_id: uuid.UUID | None = Field(
+        default=None, description="the message the visitor saw instead, if any"
+    )

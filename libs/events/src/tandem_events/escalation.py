@@ -35,3 +35,23 @@ class AgentAssigned(Event):
     event_type: Literal["AgentAssigned"] = "AgentAssigned"
     agent_id: str
     agent_name: str
+    assignment: Literal["routed", "transfer", "reassigned"] = "routed"
+    previous_agent_id: str | None = None
+    matched_skill: str | None = None
+
+
+class EscalationQueued(Event):
+    """No agent could take the conversation yet: where it stands and an honest wait estimate."""
+
+    topic = ESCALATION_EVENTS.name
+    event_type: Literal["EscalationQueued"] = "EscalationQueued"
+    position: int = Field(ge=1)
+    queue_length: int = Field(ge=1)
+    estimated_wait_seconds: float | None = Field(
+        default=None, ge=0.0, description="None when no agent is available at all"
+    )
+    required_skill: str | None = None
+    language: str | None = None
+    priority: Literal["normal", "vip"] = "normal"
+    within_business_hours: bool = True
+    offline_message: str | None = None

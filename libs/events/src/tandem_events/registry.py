@@ -13,16 +13,29 @@ from typing import Any, TypeAlias
 
 from pydantic import ValidationError
 
-from .agent import AgentJoined, AgentLeft, AgentReplied
+from .agent import (
+    AgentJoined,
+    AgentLeft,
+    AgentPresenceChanged,
+    AgentReplied,
+    ConversationTransferred,
+    EscalationRequested,
+    HeldReplyReviewed,
+    NoteAdded,
+    ReplyCorrected,
+    ResolutionRequested,
+)
 from .answering import AnswerScored, KnowledgeDocumentIndexed
 from .conversation import (
     ConversationDeleted,
     ConversationResolved,
     ConversationStatusChanged,
+    HeldReplyReleased,
+    ReplyHeld,
     ReplyPosted,
 )
 from .envelope import Event
-from .escalation import AgentAssigned, EscalationRaised
+from .escalation import AgentAssigned, EscalationQueued, EscalationRaised
 from .visitor import (
     ConversationDeletionRequested,
     ConversationRated,
@@ -48,6 +61,16 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     AgentJoined,
     AgentLeft,
     AgentReplied,
+    ReplyHeld,
+    HeldReplyReleased,
+    EscalationQueued,
+    NoteAdded,
+    HeldReplyReviewed,
+    ReplyCorrected,
+    ConversationTransferred,
+    EscalationRequested,
+    ResolutionRequested,
+    AgentPresenceChanged,
 )
 
 Upcaster: TypeAlias = Callable[[dict[str, Any]], dict[str, Any]]
