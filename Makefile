@@ -25,6 +25,11 @@ uv: ## Install uv (the Python package manager) if missing
 .PHONY: install
 install: uv ## Install Python deps (cached in ~/.cache/uv) and the local servers (idempotent)
 	@$(UV) sync --frozen --all-packages
+	@# Widget build and browser tests (playwright-core drives Debian's Chromium; no browser download).
+	@if [ -f package-lock.json ]; then \
+	  [ -d node_modules ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+	@command -v chromium >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@$(STACK) install
 
 .PHONY: stack-up
