@@ -10,12 +10,17 @@ from tandem_events import (
     ConversationDeleted,
     ConversationResolved,
     ConversationStatusChanged,
+    ConversationTransferred,
+    EscalationQueued,
     EscalationRaised,
+    NoteAdded,
+    ReplyHeld,
     ReplyPosted,
     Source,
 )
 from tandem_gateway.domain.frames import (
     CLOSE_CONVERSATION_DELETED,
+    WATCHED_ONLY_FRAMES,
     DeliveredMessages,
     MessageFrame,
     frame_json,
@@ -118,10 +123,107 @@ def test_a_deleted_conversation_closes_its_sockets_and_is_forgotten() -> None:
     [
         AgentAssigned(agent_id="a1", agent_name="Dana", **ENVELOPE),  # type: ignore[arg-type]
         ConversationResolved(resolved_by="ai", duration_seconds=3.0, **ENVELOPE),  # type: ignore[arg-type]
+        NoteAdded(agent_id="a1", agent_name="Dana", note_id=uuid.uuid4(), text="VIP", **ENVELOPE),  # type: ignore[arg-type]
+        ReplyHeld(
+            message_id=uuid.uuid4(),
+            in_reply_to=uuid.uuid4(),
+            text="maybe",
+            confidence=0.3,
+            hold_until=AT,
+            on_timeout="send",
+            **ENVELOPE,  # type: ignore[arg-type]
+        ),
+        EscalationQueued(position=2, queue_length=3, **ENVELOPE),  # type: ignore[arg-type]
     ],
 )
-def test_events_without_a_frame_show_nothing(event: object) -> None:
-    assert live_update_for(event) is None  # type: ignore[arg-type]
+def test_agent_only_events_show_the_visitor_nothing_and_reach_the_console(event: object) -> None:
+    update = live_update_for(event)  # type: ignore[arg-type]
+    assert update is not None
+    assert update.frame is None
+    console = update.for_console()
+    assert console is not None and console["conversation_id"] == str(CONVERSATION)
+    json.dumps(console)
+
+
+def test_a_note_reaches_consoles_with_its_author_but_never_the_visitors_channel() -> None:
+    note_id = uuid.uuid4()
+    update = live_update_for(
+        NoteAdded(agent_id="a1", agent_name="Dana", note_id=note_id, text="VIP", **ENVELOPE)  # type: ignore[arg-type]
+    )
+    assert update is not None and update.frame is None
+    assert update.for_console() == {
+        "type": "note",
+        "conversation_id": str(CONVERSATION),
+        "note_id": str(note_id),
+        "agent": {"id": "a1", "name": "Dana"},
+        "text": "VIP",
+        "created_at": update.for_console()["created_at"],  # type: ignore[index]
+    }
+    assert "note" in WATCHED_ONLY_FRAMES
+
+
+def test_an_escalation_tells_consoles_the_reason_and_summary() -> None:
+    event = EscalationRaised(
+        reason="frustration",
+        detail="angry",
+        summary="asked X; AI said Y (30%)",
+        **ENVELOPE,  # type: ignore[arg-type]
+    )
+    update = live_update_for(event)
+    assert update is not None
+    assert update.frame == {"type": "handoff", "state": "requested"}
+    console = update.for_console()
+    assert console is not None
+    assert (console["type"], console["reason"], console["summary"]) == (
+        "escalation",
+        "frustration",
+        "asked X; AI said Y (30%)",
+    )
+
+
+def test_a_transfer_shows_the_visitor_a_new_request_without_agent_ids() -> None:
+    event = ConversationTransferred(
+        from_agent_id="a1",
+        from_agent_name="Dana",
+        to_skill="billing",
+        **ENVELOPE,  # type: ignore[arg-type]
+    )
+    update = live_update_for(event)
+    assert update is not None
+    assert update.frame == {"type": "handoff", "state": "requested"}
+    console = update.for_console()
+    assert console is not None
+    assert (
+        console["from_agent"] == {"id": "a1", "name": "Dana"} and console["to_skill"] == "billing"
+    )
+
+
+def test_visitor_handoff_frames_never_carry_agent_ids_but_console_frames_do() -> None:
+    update = live_update_for(AgentJoined(agent_id="a1", agent_name="Dana", **ENVELOPE))  # type: ignore[arg-type]
+    assert update is not None
+    assert "a1" not in json.dumps(update.frame)
+    assert update.for_console()["agent"] == {"id": "a1", "name": "Dana"}  # type: ignore[index]
+
+
+def test_messages_go_to_consoles_tagged_with_their_conversation() -> None:
+    update = live_update_for(_reply("visitor"))
+    assert update is not None
+    assert update.for_console() == {**update.frame, "conversation_id": str(CONVERSATION)}  # type: ignore[dict-item]
+
+
+def test_a_typing_update_can_stay_off_the_consoles() -> None:
+    from tandem_gateway.domain.frames import LiveUpdate
+
+    update = LiveUpdate(
+        CONVERSATION, "acme", {"type": "typing", "author": "agent"}, to_console=False
+    )
+    assert update.for_console() is None
+
+
+def test_a_deletion_closes_visitor_sockets_and_tells_consoles() -> None:
+    update = live_update_for(ConversationDeleted(requested_by="owner", **ENVELOPE))  # type: ignore[arg-type]
+    assert update is not None
+    assert update.for_console() == {"type": "deleted", "conversation_id": str(CONVERSATION)}
 
 
 def test_a_stored_message_frame_round_trips_in_the_api_shape() -> None:

@@ -15,6 +15,7 @@ from tandem_platform.redis import SequenceAllocator, open_redis
 
 from .adapters.schema import MIGRATIONS, SCHEMA
 from .entrypoints import consumers, internal_api
+from .entrypoints.hold_timer import HoldReleaseTimer
 from .handlers import Deps
 from .settings import ConversationSettings
 
@@ -48,18 +49,22 @@ def create_app(settings: ConversationSettings | None = None) -> FastAPI:
         relay = OutboxRelay(
             pool, settings.postgres_dsn, SCHEMA, broker_publish(broker), service=SERVICE
         )
+        hold_timer = HoldReleaseTimer(deps, interval_seconds=settings.hold_check_interval_seconds)
+        app.state.hold_timer = hold_timer
         await broker.start()
         await relay.start()
+        await hold_timer.start()
         try:
             yield
         finally:
-            # Stop consuming first, then flush what is committed to the outbox.
+            # Stop consuming and releasing first, then flush what is committed to the outbox.
+            await hold_timer.stop()
             await broker.stop()
             await relay.stop()
             await redis.aclose()
             await pool.close()
 
-    consumers.register(broker, settings, deps)
+    subscriber = consumers.register(broker, settings, deps)
 
     app = FastAPI(
         title="Tandem conversation service",
@@ -80,4 +85,6 @@ def create_app(settings: ConversationSettings | None = None) -> FastAPI:
     app.include_router(ops_router({"postgres": check_postgres, "kafka": check_kafka}))
     app.include_router(internal_api.router)
     app.state.broker = broker
+    app.state.subscriber = subscriber
+    app.state.deps = deps
     return app

@@ -7,6 +7,8 @@ from tandem_events import (
     ConversationDeleted,
     ConversationResolved,
     ConversationStatusChanged,
+    HeldReplyReleased,
+    ReplyHeld,
     ReplyPosted,
 )
 from tandem_events.topics import CONVERSATION_EVENTS
@@ -26,7 +28,12 @@ def build_asyncapi() -> str:
         CONVERSATION_EVENTS.name,
         title="conversation.events",
         description=CONVERSATION_EVENTS.description,
-        schema=ReplyPosted | ConversationStatusChanged | ConversationResolved | ConversationDeleted,
+        schema=ReplyPosted
+        | ConversationStatusChanged
+        | ConversationResolved
+        | ConversationDeleted
+        | ReplyHeld
+        | HeldReplyReleased,
     )
     spec = AsyncAPI(
         broker,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from tandem_platform.settings import ServiceSettings
 
@@ -14,3 +15,5 @@ class ConversationSettings(ServiceSettings):
     redis_url: str = "redis://127.0.0.1:56379/0"
     group_id: str = "tandem-conversation"
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    # How often each replica looks for held replies whose review time is up.
+    hold_check_interval_seconds: float = Field(default=1.0, gt=0, le=60)

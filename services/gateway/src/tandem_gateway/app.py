@@ -19,16 +19,32 @@ from tandem_platform.messaging import EventPublisher, ensure_topics, make_broker
 from tandem_platform.redis import SequenceAllocator, open_redis
 
 from . import __version__
+from .adapters.agent_state import RedisHolderStore, RedisRateLimiter, RedisSessionStore
 from .adapters.conversation_client import ConversationServiceClient
+from .adapters.escalation_client import EscalationServiceClient
 from .adapters.kafka import KafkaEventSink
 from .adapters.live import LiveHub, RedisLiveFanout
-from .adapters.redis_state import RedisConversationFlags, RedisIdempotencyStore
+from .adapters.redis_state import AGENT_MESSAGES, RedisConversationFlags, RedisIdempotencyStore
 from .adapters.site_cache import CachedSiteDirectory
-from .entrypoints import consumers, conversations, demo, handoff, messages, rating, stream
+from .entrypoints import (
+    agent_auth,
+    agent_conversations,
+    agent_stream,
+    consumers,
+    conversations,
+    demo,
+    handoff,
+    messages,
+    rating,
+    stream,
+    widget_assets,
+)
 from .entrypoints.demo import STATIC_DIR
 from .entrypoints.errors import install_error_handlers
 from .entrypoints.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
 from .runtime import GatewayRuntime
+from .service_layer.agent import AgentConsolePolicy, AgentConsoleService
+from .service_layer.agent_auth import AgentAuthPolicy, AgentAuthService
 from .service_layer.fanout import FanoutService
 from .service_layer.widget import WidgetPolicy, WidgetService
 from .settings import GatewaySettings
@@ -48,6 +64,12 @@ sends every stored message with `seq > N`, then live frames: `message`, `status`
 twice. Refused handshakes answer with the usual error body (or close code 4000 + HTTP
 status); an open stream closes with 4401 when the token expires, 4410 when the
 conversation is deleted, and 1012/1013 when the client should reconnect.
+
+**Agent console** (`/v1/agent/...`): sign in for a 15-minute access token (JWT) and a
+rotating refresh token; every route is scoped to the agent's own site. The live socket
+`WS /v1/agent/stream` takes the access token in its *first frame*
+(`{"type": "auth", "token": "..."}`), never in the URL, and carries the same commands as
+the REST endpoints below; protocol in `docs/agent-api.md`.
 """
 
 
@@ -70,6 +92,16 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     hub = LiveHub(settings.redis_url, max_pending=settings.ws_send_queue_frames)
     flags = RedisConversationFlags(redis, deleted_ttl_seconds=settings.token_ttl_seconds)
     live = RedisLiveFanout(redis)
+    sites = CachedSiteDirectory(
+        conversation_service,
+        redis,
+        ttl_seconds=settings.site_cache_seconds,
+        unknown_ttl_seconds=settings.unknown_site_cache_seconds,
+    )
+    events = KafkaEventSink(
+        EventPublisher(broker, source=SOURCE), timeout_seconds=settings.publish_timeout_seconds
+    )
+    sequence = SequenceAllocator(redis)
     widget = WidgetService(
         policy=WidgetPolicy(
             token_secret=settings.token_secret.get_secret_value().encode(),
@@ -77,22 +109,45 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             duplicate_wait_seconds=settings.duplicate_wait_seconds,
             message_lock_seconds=settings.publish_timeout_seconds + 10,
         ),
-        sites=CachedSiteDirectory(
-            conversation_service,
-            redis,
-            ttl_seconds=settings.site_cache_seconds,
-            unknown_ttl_seconds=settings.unknown_site_cache_seconds,
-        ),
+        sites=sites,
         history=conversation_service,
-        events=KafkaEventSink(
-            EventPublisher(broker, source=SOURCE), timeout_seconds=settings.publish_timeout_seconds
-        ),
-        sequence=SequenceAllocator(redis),
+        events=events,
+        sequence=sequence,
         idempotency=RedisIdempotencyStore(redis, ttl_seconds=settings.idempotency_ttl_seconds),
         flags=flags,
         live=live,
     )
-    fanout = FanoutService(live=live, flags=flags)
+    escalation_service = EscalationServiceClient(
+        settings.escalation_url, timeout_seconds=settings.escalation_timeout_seconds
+    )
+    holders = RedisHolderStore(redis, ttl_seconds=settings.token_ttl_seconds)
+    agent_auth_service = AgentAuthService(
+        policy=AgentAuthPolicy(
+            secret=settings.agent_token_key(),
+            access_ttl_seconds=settings.agent_access_ttl_seconds,
+            refresh_ttl_seconds=settings.agent_refresh_ttl_seconds,
+            login_attempts_per_minute=settings.login_attempts_per_minute,
+        ),
+        directory=escalation_service,
+        sessions=RedisSessionStore(redis),
+        limiter=RedisRateLimiter(redis),
+    )
+    agent_console = AgentConsoleService(
+        conversations=conversation_service,
+        sites=sites,
+        events=events,
+        sequence=sequence,
+        idempotency=RedisIdempotencyStore(
+            redis, ttl_seconds=settings.idempotency_ttl_seconds, namespace=AGENT_MESSAGES
+        ),
+        holders=holders,
+        live=live,
+        policy=AgentConsolePolicy(
+            duplicate_wait_seconds=settings.duplicate_wait_seconds,
+            message_lock_seconds=settings.publish_timeout_seconds + 10,
+        ),
+    )
+    fanout = FanoutService(live=live, flags=flags, holders=holders)
     consumers.register(broker, settings, fanout)
 
     @contextlib.asynccontextmanager
@@ -109,6 +164,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await broker.stop()
             await hub.stop()
             await conversation_service.aclose()
+            await escalation_service.aclose()
             await redis.aclose()
 
     app = FastAPI(
@@ -117,7 +173,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         description=API_DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.runtime = GatewayRuntime(settings=settings, widget=widget, fanout=fanout, hub=hub)
+    app.state.runtime = GatewayRuntime(
+        settings=settings,
+        widget=widget,
+        fanout=fanout,
+        hub=hub,
+        agent_auth=agent_auth_service,
+        agents=agent_console,
+    )
     app.state.broker = broker
 
     install_error_handlers(app)
@@ -130,7 +193,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
-        allow_methods=["GET", "POST", "DELETE"],
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "X-Site-Key", "traceparent"],
         max_age=600,
     )
@@ -161,7 +224,11 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         stream.router,
         rating.router,
         handoff.router,
+        agent_auth.router,
+        agent_conversations.router,
+        agent_stream.router,
         demo.router,
+        widget_assets.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -7,7 +7,7 @@ from typing import Annotated, Union
 from faststream.specification import AsyncAPI
 from pydantic import Field
 from tandem_events import EVENT_TYPES
-from tandem_events.topics import VISITOR_EVENTS
+from tandem_events.topics import AGENT_EVENTS, VISITOR_EVENTS
 
 from . import __version__
 from .app import build_broker
@@ -37,13 +37,22 @@ def build_asyncapi(settings: GatewaySettings | None = None) -> str:
         description=VISITOR_EVENTS.description,
         schema=Annotated[Union[visitor_events], Field(discriminator="event_type")],  # noqa: UP007
     )
+    agent_events = tuple(t for t in EVENT_TYPES if t.topic == AGENT_EVENTS.name)
+    broker.publisher(
+        AGENT_EVENTS.name,
+        title="gateway-agent-events",
+        description=AGENT_EVENTS.description
+        + " Published from console commands (websocket and REST).",
+        schema=Annotated[Union[agent_events], Field(discriminator="event_type")],  # noqa: UP007
+    )
     spec = AsyncAPI(
         broker,
         title="Tandem gateway",
         version=__version__,
         description=(
-            "Publishes what visitors do through the widget; consumes conversation, "
-            "escalation and agent events to push live frames to websockets via Redis."
+            "Publishes what visitors do through the widget and what agents do from the "
+            "console; consumes conversation, escalation and agent events to push live "
+            "frames to websockets via Redis."
         ),
     )
     return spec.to_specification().to_json()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .adapters.live import LiveHub
+from .service_layer.agent import AgentConsoleService
+from .service_layer.agent_auth import AgentAuthService
 from .service_layer.fanout import FanoutService
 from .service_layer.widget import WidgetService
 from .settings import GatewaySettings
@@ -16,3 +18,6 @@ class GatewayRuntime:
     widget: WidgetService
     fanout: FanoutService
     hub: LiveHub
+    # The agent console; optional so the widget's tests can build a runtime without it.
+    agent_auth: AgentAuthService | None = None
+    agents: AgentConsoleService | None = None

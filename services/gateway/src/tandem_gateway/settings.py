@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -22,6 +24,9 @@ class GatewaySettings(ServiceSettings):
     redis_url: str = "redis://127.0.0.1:56379/0"
     conversation_url: str = "http://127.0.0.1:8001"
     conversation_timeout_seconds: float = Field(default=3.0, gt=0)
+    # The escalation service's internal API: agent sign-in and the team roster.
+    escalation_url: str = "http://127.0.0.1:8003"
+    escalation_timeout_seconds: float = Field(default=5.0, gt=0)
 
     # Visitor tokens: HMAC-signed, stateless. Rotate the secret to revoke every token.
     token_secret: SecretStr = SecretStr(PLACEHOLDER_TOKEN_SECRET)
@@ -53,6 +58,21 @@ class GatewaySettings(ServiceSettings):
     # topics rather than replaying every conversation ever held.
     consumer_offset_reset: Literal["earliest", "latest"] = "latest"
 
+    # Agent console sessions: short-lived HS256 access tokens (JWT) and opaque refresh
+    # tokens kept hashed in Redis, rotated on every use. Without its own secret the key is
+    # derived from the visitor-token secret (a different key for a different purpose).
+    agent_token_secret: SecretStr | None = None
+    agent_access_ttl_seconds: int = Field(default=15 * 60, ge=60, le=3600)
+    agent_refresh_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
+    # Sign-in attempts allowed per minute, per client IP and per email address.
+    login_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
+    # Browser origins (besides the gateway's own) allowed to open the agent websocket.
+    console_origins: list[str] = Field(default_factory=list)
+    # An open agent socket re-announces the agent's presence this often (a heartbeat).
+    presence_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    # How long a new agent socket may take to send its auth frame.
+    agent_auth_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
     demo_site_key: str | None = None
     # Folder of Markdown pages served at /demo/docs/<name>.md: the demo site's knowledge
     # base, so the sources an AI answer cites are links that open.
@@ -71,4 +91,18 @@ class GatewaySettings(ServiceSettings):
             )
         if not self.dev_mode and len(secret) < 32:
             raise ValueError("TANDEM_GATEWAY_TOKEN_SECRET must be at least 32 characters")
+        if self.agent_token_secret is not None and (
+            not self.dev_mode and len(self.agent_token_secret.get_secret_value()) < 32
+        ):
+            raise ValueError("TANDEM_GATEWAY_AGENT_TOKEN_SECRET must be at least 32 characters")
         return self
+
+    def agent_token_key(self) -> bytes:
+        """The key that signs agent access tokens."""
+        if self.agent_token_secret is not None:
+            return self.agent_token_secret.get_secret_value().encode()
+        return hmac.new(
+            self.token_secret.get_secret_value().encode(),
+            b"tandem-agent-access-tokens",
+            hashlib.sha256,
+        ).digest()

@@ -61,4 +61,76 @@ MIGRATIONS: list[str] = [
         conversation_id uuid        PRIMARY KEY,
         deleted_at      timestamptz NOT NULL DEFAULT now()
     )""",
+    # --- hand-off to humans: hold policy, assignment vs. join, notes, held replies ----------
+    """
+    ALTER TABLE conversation.sites
+        ADD COLUMN hold_below_confidence  double precision,
+        ADD COLUMN hold_seconds           integer NOT NULL DEFAULT 60,
+        ADD COLUMN hold_timeout_action    text    NOT NULL DEFAULT 'send',
+        ADD COLUMN fallback_text          text,
+        ADD COLUMN ai_resumes_after_agent boolean NOT NULL DEFAULT true
+    """,
+    # assigned_agent_* now names whoever routing picked; agent_joined says they took over.
+    """
+    ALTER TABLE conversation.conversations
+        ADD COLUMN agent_joined      boolean NOT NULL DEFAULT false,
+        ADD COLUMN agent_joined_at   timestamptz,
+        ADD COLUMN waiting_since     timestamptz,
+        ADD COLUMN last_activity_at  timestamptz,
+        ADD COLUMN last_confidence   double precision,
+        ADD COLUMN language          text,
+        ADD COLUMN escalation_reason text
+    """,
+    # Before this step an assigned agent was always one who had joined.
+    "UPDATE conversation.conversations SET agent_joined = true WHERE assigned_agent_id IS NOT NULL",
+    "UPDATE conversation.conversations SET last_activity_at = updated_at",
+    """
+    CREATE INDEX conversations_site_activity
+        ON conversation.conversations (site_id, last_activity_at DESC)
+    """,
+    # stored_at: when this service stored the message (created_at is when it was written),
+    # so "was anything stored after the agent joined" can be answered.
+    """
+    ALTER TABLE conversation.messages
+        ADD COLUMN stored_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+        ADD COLUMN corrects     uuid,
+        ADD COLUMN corrected_by uuid
+    """,
+    """
+    CREATE TABLE conversation.notes (
+        note_id         uuid        PRIMARY KEY,
+        conversation_id uuid        NOT NULL
+                        REFERENCES conversation.conversations ON DELETE CASCADE,
+        agent_id        text        NOT NULL,
+        agent_name      text        NOT NULL,
+        text            text        NOT NULL,
+        created_at      timestamptz NOT NULL
+    )""",
+    "CREATE INDEX notes_conversation ON conversation.notes (conversation_id, created_at)",
+    # AI answers waiting for review. Not messages yet: no seq, invisible to the visitor.
+    """
+    CREATE TABLE conversation.held_replies (
+        message_id        uuid        PRIMARY KEY,
+        conversation_id   uuid        NOT NULL
+                          REFERENCES conversation.conversations ON DELETE CASCADE,
+        site_id           text        NOT NULL,
+        in_reply_to       uuid        NOT NULL,
+        text              text        NOT NULL,
+        confidence        real        NOT NULL,
+        sources           jsonb       NOT NULL DEFAULT '[]'::jsonb,
+        language          text,
+        created_at        timestamptz NOT NULL,
+        hold_until        timestamptz NOT NULL,
+        on_timeout        text        NOT NULL,
+        fallback_text     text        NOT NULL,
+        held_event_id     uuid        NOT NULL,
+        correlation_id    uuid,
+        state             text        NOT NULL DEFAULT 'held',
+        decided_by        text,
+        reason            text,
+        posted_message_id uuid,
+        decided_at        timestamptz
+    )""",
+    "CREATE INDEX held_replies_due ON conversation.held_replies (hold_until) WHERE state = 'held'",
+    "CREATE INDEX held_replies_conversation ON conversation.held_replies (conversation_id)",
 ]

@@ -6,49 +6,35 @@ once instead of once per topic: fewer rebalances, and one partition assignment t
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias, Union
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from pydantic import Field
-from tandem_events import (
-    AgentAssigned,
-    AgentJoined,
-    AgentLeft,
-    AgentReplied,
-    AnswerScored,
-    ConversationDeletionRequested,
-    ConversationRated,
-    ConversationStarted,
-    EscalationRaised,
-    HumanRequested,
-    MessageReceived,
-)
+from tandem_events import EVENT_TYPES, Event
 from tandem_events.topics import AGENT_EVENTS, ANSWERING_EVENTS, ESCALATION_EVENTS, VISITOR_EVENTS
 from tandem_platform.messaging import AT_LEAST_ONCE, decode_event
 
 from ..handlers import Deps, handle
 from ..settings import ConversationSettings
 
-ConsumedEvent = Annotated[
-    ConversationStarted
-    | MessageReceived
-    | ConversationRated
-    | HumanRequested
-    | ConversationDeletionRequested
-    | AnswerScored
-    | EscalationRaised
-    | AgentAssigned
-    | AgentJoined
-    | AgentLeft
-    | AgentReplied,
-    Field(discriminator="event_type"),
-]
-
 CONSUMED_TOPICS = (VISITOR_EVENTS, ANSWERING_EVENTS, ESCALATION_EVENTS, AGENT_EVENTS)
 
+if TYPE_CHECKING:
+    ConsumedEvent: TypeAlias = Event
+else:
+    # Every event type these topics carry, from the registry: an event type added to one of
+    # them later is accepted (and ignored by the handler) instead of dead-lettered.
+    ConsumedEvent = Annotated[
+        Union[  # noqa: UP007 - a Union built from a tuple needs the subscription form
+            tuple(t for t in EVENT_TYPES if t.topic in {topic.name for topic in CONSUMED_TOPICS})
+        ],
+        Field(discriminator="event_type"),
+    ]
 
-def register(broker: KafkaBroker, settings: ConversationSettings, deps: Deps) -> None:
-    @broker.subscriber(
+
+def register(broker: KafkaBroker, settings: ConversationSettings, deps: Deps) -> DefaultSubscriber:
+    subscriber = broker.subscriber(
         *[topic.name for topic in CONSUMED_TOPICS],
         group_id=settings.group_id,
         ack_policy=AT_LEAST_ONCE,
@@ -57,5 +43,9 @@ def register(broker: KafkaBroker, settings: ConversationSettings, deps: Deps) ->
         title="conversation.inputs",
         description="Visitor, answer, escalation and agent events that shape a conversation.",
     )
+
+    @subscriber
     async def on_event(event: ConsumedEvent) -> None:
         await handle(deps, "conversation", event)
+
+    return subscriber

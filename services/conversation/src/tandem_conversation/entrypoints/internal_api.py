@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
@@ -12,6 +12,7 @@ from tandem_platform.postgres import Pool as PgPool
 
 from ..adapters import repository as repo
 from ..adapters import sites
+from ..domain.hold import DEFAULT_HOLD_SECONDS, MAX_HOLD_SECONDS, MIN_HOLD_SECONDS
 from ..domain.lifecycle import STATUSES
 
 
@@ -33,6 +34,16 @@ class SiteIn(BaseModel):
     identity_secret: str | None = Field(default=None, min_length=16, max_length=200)
     show_confidence: bool = True
     widget: dict[str, Any] = Field(default_factory=dict)
+    # Hold policy: AI answers below this confidence wait for an agent (None: never hold).
+    hold_below_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    hold_seconds: int = Field(
+        default=DEFAULT_HOLD_SECONDS, ge=MIN_HOLD_SECONDS, le=MAX_HOLD_SECONDS
+    )
+    hold_timeout_action: Literal["send", "fallback"] = "send"
+    fallback_text: str | None = Field(default=None, min_length=1, max_length=1000)
+    # Whether the AI answers again when an agent leaves without saying (the agent's own
+    # choice in AgentLeft.ai_resumes wins).
+    ai_resumes_after_agent: bool = True
 
 
 router = APIRouter(prefix="/internal", tags=["internal"])
@@ -90,15 +101,39 @@ async def get_messages(
     return {"messages": messages}
 
 
+@router.get("/conversations/{conversation_id}/agent-view", summary="Everything an agent sees")
+async def get_agent_view(conversation_id: uuid.UUID, pool: Pool) -> dict[str, Any]:
+    """The conversation with every message (per-message confidence, corrections), held
+    replies with their state, and internal notes. Never for visitors."""
+    async with pool.connection() as conn:
+        view = await repo.agent_view(conn, conversation_id)
+    if view is None:
+        raise HTTPException(404, "unknown conversation")
+    return view
+
+
 @router.get("/conversations", summary="A site's conversations, most recent first")
 async def list_conversations(
     pool: Pool,
-    site_id: str,
+    site_id: Annotated[str, Query(min_length=1, max_length=64)],
     status: str | None = None,
+    assigned_agent_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    waiting: bool | None = None,
+    flagged: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
+    """``waiting``: escalated (or transferred) and no agent has joined yet, longest waiting
+    first. ``flagged``: flagged, or an AI reply is held for review."""
     if status is not None and status not in STATUSES:
         raise HTTPException(422, f"status must be one of {', '.join(STATUSES)}")
     async with pool.connection() as conn:
-        rows = await repo.list_conversations(conn, site_id, status, limit)
+        rows = await repo.list_conversations(
+            conn,
+            site_id,
+            status,
+            limit,
+            assigned_agent_id=assigned_agent_id,
+            waiting=waiting,
+            flagged=flagged,
+        )
     return {"conversations": [repo.conversation_view(r) for r in rows]}

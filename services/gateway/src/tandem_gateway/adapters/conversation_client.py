@@ -86,6 +86,38 @@ class ConversationServiceClient:
             )
             raise Unavailable("the conversation service answered garbage") from exc
 
+    # -- the agent console's views (passed through as the conversation service sends them)
+
+    async def conversation(self, conversation_id: uuid.UUID) -> dict[str, Any] | None:
+        return self._object(await self._get(f"/internal/conversations/{conversation_id}"))
+
+    async def agent_view(self, conversation_id: uuid.UUID) -> dict[str, Any] | None:
+        return self._object(
+            await self._get(f"/internal/conversations/{conversation_id}/agent-view")
+        )
+
+    async def list_conversations(
+        self, site_id: str, filters: dict[str, str | int | bool]
+    ) -> list[dict[str, Any]]:
+        params = {
+            key: (str(value).lower() if isinstance(value, bool) else value)
+            for key, value in filters.items()
+        }
+        body = await self._get("/internal/conversations", params={**params, "site_id": site_id})
+        listed = body.get("conversations") if isinstance(body, dict) else None
+        if not isinstance(listed, list):
+            raise Unavailable("the conversation service answered garbage")
+        # Belt and braces: whatever the service answers, nothing of another site leaves here.
+        return [c for c in listed if isinstance(c, dict) and c.get("site_id") == site_id]
+
+    @staticmethod
+    def _object(body: Any) -> dict[str, Any] | None:
+        if body is None:
+            return None
+        if not isinstance(body, dict):
+            raise Unavailable("the conversation service answered garbage")
+        return body
+
     async def ping(self) -> None:
         response = await self._http.get("/healthz")
         response.raise_for_status()

@@ -43,13 +43,15 @@ class RedisLiveFanout:
         self.redis = redis
 
     async def publish(self, update: LiveUpdate) -> None:
-        frame = update.frame
-        site_frame = {**frame, "conversation_id": str(update.conversation_id)}
+        frame, console = update.frame, update.for_console()
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.publish(live_channel(update.conversation_id), json.dumps(frame))
-            pipe.publish(site_live_channel(update.site_id), json.dumps(site_frame))
+            if frame is not None:
+                pipe.publish(live_channel(update.conversation_id), json.dumps(frame))
+            if console is not None:
+                pipe.publish(site_live_channel(update.site_id), json.dumps(console))
             await pipe.execute()
-        LIVE_FRAMES.labels(str(frame.get("type", "unknown"))).inc()
+        shown = frame if frame is not None else console or {}
+        LIVE_FRAMES.labels(str(shown.get("type", "unknown"))).inc()
 
 
 class StreamLost(Exception):

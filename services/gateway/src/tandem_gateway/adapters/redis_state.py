@@ -4,6 +4,8 @@
   (``tandem:gateway:conversation:<id>:messages``, field = client_message_id), so forgetting
   a conversation is a single DEL.
 * Short per-message locks that let one of two concurrent copies publish.
+* Idempotency records of agent messages (``...:agent-messages``) and the conversation's
+  holder (``...:holder``, the agent who joined it), forgotten with the conversation.
 * A deleted mark per conversation, kept as long as a token can live, so posts to a
   deleted conversation get 410 on every replica.
 """
@@ -31,16 +33,29 @@ def _prefix(conversation_id: uuid.UUID) -> str:
     return f"tandem:gateway:conversation:{conversation_id}"
 
 
-def messages_key(conversation_id: uuid.UUID) -> str:
-    return f"{_prefix(conversation_id)}:messages"
+def messages_key(conversation_id: uuid.UUID, namespace: str = "messages") -> str:
+    return f"{_prefix(conversation_id)}:{namespace}"
+
+
+#: Idempotency records of agent messages live apart from visitors' (whose ids are chosen
+#: by the visitor): a visitor can never pre-empt an agent's record.
+AGENT_MESSAGES = "agent-messages"
+
+
+def holder_key(conversation_id: uuid.UUID) -> str:
+    return f"{_prefix(conversation_id)}:holder"
 
 
 def deleted_key(conversation_id: uuid.UUID) -> str:
     return f"{_prefix(conversation_id)}:deleted"
 
 
-def lock_key(conversation_id: uuid.UUID, client_message_id: str) -> str:
+def lock_key(
+    conversation_id: uuid.UUID, client_message_id: str, namespace: str = "messages"
+) -> str:
     digest = hashlib.sha256(client_message_id.encode()).hexdigest()[:32]
+    if namespace != "messages":
+        return f"{_prefix(conversation_id)}:{namespace}-lock:{digest}"
     return f"{_prefix(conversation_id)}:lock:{digest}"
 
 
@@ -55,15 +70,18 @@ class _RedisLock:
 
 
 class RedisIdempotencyStore:
-    def __init__(self, redis: Redis, *, ttl_seconds: int) -> None:
+    def __init__(self, redis: Redis, *, ttl_seconds: int, namespace: str = "messages") -> None:
         self.redis = redis
         self.ttl_seconds = ttl_seconds
+        self.namespace = namespace
         self.release_script = redis.register_script(_RELEASE)
 
     async def get(
         self, conversation_id: uuid.UUID, client_message_id: str
     ) -> AcceptedMessage | None:
-        raw = await self.redis.hget(messages_key(conversation_id), client_message_id)
+        raw = await self.redis.hget(
+            messages_key(conversation_id, self.namespace), client_message_id
+        )
         if raw is None:
             return None
         data = json.loads(raw)
@@ -85,7 +103,7 @@ class RedisIdempotencyStore:
                 "published": record.published,
             }
         )
-        key = messages_key(conversation_id)
+        key = messages_key(conversation_id, self.namespace)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, client_message_id, value)
             pipe.expire(key, self.ttl_seconds)
@@ -94,7 +112,7 @@ class RedisIdempotencyStore:
     async def try_lock(
         self, conversation_id: uuid.UUID, client_message_id: str, ttl_seconds: float
     ) -> _RedisLock | None:
-        key = lock_key(conversation_id, client_message_id)
+        key = lock_key(conversation_id, client_message_id, self.namespace)
         owner = secrets.token_hex(16)
         acquired = await self.redis.set(key, owner, nx=True, px=int(ttl_seconds * 1000))
         return _RedisLock(self, key, owner) if acquired else None
@@ -112,4 +130,8 @@ class RedisConversationFlags:
         await self.redis.set(deleted_key(conversation_id), b"1", ex=self.deleted_ttl_seconds)
 
     async def forget(self, conversation_id: uuid.UUID) -> None:
-        await self.redis.delete(messages_key(conversation_id))
+        await self.redis.delete(
+            messages_key(conversation_id),
+            messages_key(conversation_id, AGENT_MESSAGES),
+            holder_key(conversation_id),
+        )

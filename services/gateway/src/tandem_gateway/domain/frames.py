@@ -15,13 +15,21 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from tandem_events import (
+    AgentAssigned,
     AgentJoined,
     AgentLeft,
+    AgentPresenceChanged,
     Author,
     ConversationDeleted,
+    ConversationResolved,
     ConversationStatusChanged,
+    ConversationTransferred,
+    EscalationQueued,
     EscalationRaised,
     Event,
+    HeldReplyReleased,
+    NoteAdded,
+    ReplyHeld,
     ReplyPosted,
     Status,
 )
@@ -107,12 +115,29 @@ def is_close_order(frame: dict[str, Any]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class LiveUpdate:
-    """What to push for one event: a frame (or close order) for one conversation's sockets."""
+    """What to push for one event: a frame (or close order) for the conversation's sockets
+    (the visitor's), and one for the site's agent consoles.
+
+    ``frame=None``: the visitor sees nothing (notes, held replies, assignments). The
+    console frame defaults to the visitor's frame tagged with the conversation id;
+    ``to_console=False`` keeps it off the consoles (an agent's own typing indicator).
+    """
 
     conversation_id: uuid.UUID
     site_id: str
-    frame: dict[str, Any]
+    frame: dict[str, Any] | None
     forget_conversation: bool = False
+    console_frame: dict[str, Any] | None = None
+    to_console: bool = True
+
+    def for_console(self) -> dict[str, Any] | None:
+        if not self.to_console:
+            return None
+        if self.console_frame is not None:
+            return self.console_frame
+        if self.frame is None or is_close_order(self.frame):
+            return None
+        return {**self.frame, "conversation_id": str(self.conversation_id)}
 
 
 def message_frame_for(event: ReplyPosted) -> MessageFrame:
@@ -130,32 +155,198 @@ def message_frame_for(event: ReplyPosted) -> MessageFrame:
     )
 
 
+def _console(event: Event, frame_type: str, **fields: Any) -> dict[str, Any]:
+    """A console frame: always names its conversation; ``None`` fields are left out."""
+    body = {k: v for k, v in fields.items() if v is not None}
+    return {"type": frame_type, "conversation_id": str(event.conversation_id), **body}
+
+
+def _agent(agent_id: str, name: str) -> dict[str, str]:
+    return {"id": agent_id, "name": name}
+
+
+def _console_only(event: Event, frame: dict[str, Any]) -> LiveUpdate:
+    return LiveUpdate(
+        conversation_id=event.conversation_id,
+        site_id=event.site_id,
+        frame=None,
+        console_frame=frame,
+    )
+
+
 def live_update_for(event: Event) -> LiveUpdate | None:
-    """The frame a socket should see for ``event``, or None when it shows nothing."""
+    """The frames sockets should see for ``event``, or None when nobody is shown anything.
+
+    Visitors see messages, status, and hand-off states with the agent's *name* only;
+    consoles additionally see escalations with their summary, queue positions,
+    assignments, held replies, notes and presence, with agent ids.
+    """
     frame: Frame
+    console: dict[str, Any] | None = None
     match event:
         case ReplyPosted():
             frame = message_frame_for(event)
         case ConversationStatusChanged():
             frame = StatusFrame(status=event.status)
+            console = _console(
+                event,
+                "status",
+                status=event.status,
+                previous_status=event.previous_status,
+                reason=event.reason,
+            )
         case EscalationRaised():
             frame = HandoffFrame(state="requested")
+            console = _console(
+                event,
+                "escalation",
+                reason=event.reason,
+                detail=event.detail,
+                summary=event.summary,
+                language=event.language,
+                occurred_at=format_timestamp(event.occurred_at),
+            )
         case AgentJoined():
             frame = HandoffFrame(state="agent_joined", agent=AgentRef(name=event.agent_name))
+            console = _console(
+                event,
+                "handoff",
+                state="agent_joined",
+                agent=_agent(event.agent_id, event.agent_name),
+            )
         case AgentLeft():
             frame = HandoffFrame(state="agent_left", agent=AgentRef(name=event.agent_name))
+            console = _console(
+                event,
+                "handoff",
+                state="agent_left",
+                agent=_agent(event.agent_id, event.agent_name),
+                ai_resumes=event.ai_resumes,
+            )
+        case ConversationTransferred():
+            # For the visitor the conversation is back to waiting for a person.
+            frame = HandoffFrame(state="requested")
+            console = _console(
+                event,
+                "transfer",
+                from_agent=_agent(event.from_agent_id, event.from_agent_name),
+                to_agent_id=event.to_agent_id,
+                to_skill=event.to_skill,
+                note=event.note,
+            )
+        case AgentAssigned():
+            return _console_only(
+                event,
+                _console(
+                    event,
+                    "assignment",
+                    agent=_agent(event.agent_id, event.agent_name),
+                    assignment=event.assignment,
+                    previous_agent_id=event.previous_agent_id,
+                    matched_skill=event.matched_skill,
+                ),
+            )
+        case EscalationQueued():
+            return _console_only(
+                event,
+                _console(
+                    event,
+                    "queue",
+                    position=event.position,
+                    queue_length=event.queue_length,
+                    estimated_wait_seconds=event.estimated_wait_seconds,
+                    required_skill=event.required_skill,
+                    language=event.language,
+                    priority=event.priority,
+                    within_business_hours=event.within_business_hours,
+                ),
+            )
+        case ReplyHeld():
+            return _console_only(
+                event,
+                _console(
+                    event,
+                    "held_reply",
+                    message_id=str(event.message_id),
+                    in_reply_to=str(event.in_reply_to),
+                    text=event.text,
+                    confidence=event.confidence,
+                    sources=[{"title": s.title, "url": s.url} for s in event.sources],
+                    language=event.language,
+                    hold_until=format_timestamp(event.hold_until),
+                    on_timeout=event.on_timeout,
+                ),
+            )
+        case HeldReplyReleased():
+            return _console_only(
+                event,
+                _console(
+                    event,
+                    "held_reply_released",
+                    message_id=str(event.message_id),
+                    outcome=event.outcome,
+                    agent_id=event.agent_id,
+                    reason=event.reason,
+                    posted_message_id=(
+                        str(event.posted_message_id) if event.posted_message_id else None
+                    ),
+                ),
+            )
+        case NoteAdded():
+            # Internal: never on the conversation's own channel, which the visitor reads.
+            return _console_only(
+                event,
+                _console(
+                    event,
+                    "note",
+                    note_id=str(event.note_id),
+                    agent=_agent(event.agent_id, event.agent_name),
+                    text=event.text,
+                    created_at=format_timestamp(event.occurred_at),
+                ),
+            )
+        case ConversationResolved():
+            return _console_only(
+                event,
+                _console(
+                    event,
+                    "resolved",
+                    resolved_by=event.resolved_by,
+                    duration_seconds=event.duration_seconds,
+                ),
+            )
+        case AgentPresenceChanged():
+            return _console_only(
+                event,
+                {
+                    "type": "presence",
+                    "agent": _agent(event.agent_id, event.agent_name),
+                    "status": event.status,
+                    "max_concurrent": event.max_concurrent,
+                },
+            )
         case ConversationDeleted():
             return LiveUpdate(
                 conversation_id=event.conversation_id,
                 site_id=event.site_id,
                 frame=close_order(CLOSE_CONVERSATION_DELETED, "conversation deleted"),
                 forget_conversation=True,
+                console_frame=_console(event, "deleted"),
             )
         case _:
             return None
     return LiveUpdate(
-        conversation_id=event.conversation_id, site_id=event.site_id, frame=frame_json(frame)
+        conversation_id=event.conversation_id,
+        site_id=event.site_id,
+        frame=frame_json(frame),
+        console_frame=console,
     )
+
+
+#: Console frames that concern one conversation in detail: a socket receives them only
+#: for conversations it watches. Everything else (escalations, queue, assignments, status,
+#: held replies, hand-offs, presence) reaches every console of the site.
+WATCHED_ONLY_FRAMES = frozenset({"message", "note"})
 
 
 class DeliveredMessages:

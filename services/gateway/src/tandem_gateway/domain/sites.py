@@ -19,3 +19,5 @@ class Site(BaseModel):
     identity_secret: str | None = Field(default=None, repr=False)
     show_confidence: bool = True
     widget: dict[str, Any] = Field(default_factory=dict)
+    # Whether the AI answers again when an agent leaves without saying.
+    ai_resumes_after_agent: bool = True

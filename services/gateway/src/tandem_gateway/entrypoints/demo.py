@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Annotated
-
-import re
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, PlainTextResponse

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..service_layer.errors import GatewayError
+from ..service_layer.errors import GatewayError, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
 async def _gateway_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, GatewayError)
     headers = {"Retry-After": "2"} if exc.status == 503 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(max(1, exc.retry_after))}
     return error_response(exc.status, exc.code, exc.message, headers)
 
 

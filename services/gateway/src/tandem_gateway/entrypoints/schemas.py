@@ -118,12 +118,13 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI entries for the error statuses a route can answer."""
     descriptions = {
         401: "Missing or invalid credentials",
-        403: "Not allowed (origin, or another conversation's token)",
+        403: "Not allowed (origin, another conversation's token, or the agent's role)",
         404: "Not found",
         409: "The same client_message_id is still being accepted",
         410: "The conversation was deleted",
         413: "Request body too large",
         422: "Malformed or invalid input",
+        429: "Too many attempts; retry after `Retry-After` seconds",
         503: "A dependency is unavailable; retry",
     }
     return {

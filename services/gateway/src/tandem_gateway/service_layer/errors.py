@@ -58,3 +58,25 @@ class Unavailable(GatewayError):
     """A dependency (Kafka, Redis, the conversation service) did not answer in time."""
 
     status, code = 503, "unavailable"
+
+
+class InvalidCredentials(GatewayError):
+    status, code = 401, "invalid_credentials"
+
+
+class NotAllowed(GatewayError):
+    """Signed in, but this agent may not do this (role, or not holding the conversation)."""
+
+    status, code = 403, "not_allowed"
+
+
+class NotFound(GatewayError):
+    status, code = 404, "not_found"
+
+
+class TooManyRequests(GatewayError):
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

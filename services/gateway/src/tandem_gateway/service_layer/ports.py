@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from tandem_events import Event
 
+from ..domain.agents import AgentIdentity
 from ..domain.frames import LiveUpdate, MessageFrame
 from ..domain.sites import Site
 
@@ -83,3 +84,76 @@ class ConversationFlags(Protocol):
 
 class LiveFanout(Protocol):
     async def publish(self, update: LiveUpdate) -> None: ...
+
+
+# -- the agent console ------------------------------------------------------------------
+
+
+class HolderStore(Protocol):
+    """Who holds (joined) each conversation, as this gateway last learnt it."""
+
+    async def get(self, conversation_id: uuid.UUID) -> str | None: ...
+
+    async def set(self, conversation_id: uuid.UUID, agent_id: str) -> None: ...
+
+    async def clear(self, conversation_id: uuid.UUID, *, only_if: str | None = None) -> None:
+        """Forget the holder (only when it is ``only_if``, if given)."""
+        ...
+
+
+class AgentDirectory(Protocol):
+    """The team roster (the escalation service owns it and the password hashes)."""
+
+    async def authenticate(self, email: str, password: str) -> AgentIdentity | None:
+        """The agent these credentials belong to; None when they are wrong."""
+        ...
+
+    async def current(self, site_id: str, agent_id: str) -> AgentIdentity | None:
+        """The agent as the roster has it now; None when removed or deactivated."""
+        ...
+
+
+class ConversationDirectory(Protocol):
+    """The conversation service's views for agents (JSON as it sends it)."""
+
+    async def conversation(self, conversation_id: uuid.UUID) -> dict[str, Any] | None: ...
+
+    async def agent_view(self, conversation_id: uuid.UUID) -> dict[str, Any] | None: ...
+
+    async def list_conversations(
+        self, site_id: str, filters: dict[str, str | int | bool]
+    ) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshRecord:
+    """What a refresh token stands for; kept under the token's digest."""
+
+    identity: AgentIdentity
+    family: str  # every token rotated from one sign-in shares it
+    issued_at: int
+
+
+class SessionStore(Protocol):
+    async def put(self, digest: str, record: RefreshRecord, ttl_seconds: int) -> None: ...
+
+    async def take(self, digest: str, ttl_seconds: int) -> RefreshRecord | None:
+        """Remove and return the record, remembering the digest as used (for reuse
+        detection); None when there is no such live token."""
+        ...
+
+    async def family_of_used(self, digest: str) -> str | None:
+        """The family of a token that was already used, if this one was."""
+        ...
+
+    async def revoke_family(self, family: str) -> None: ...
+
+    async def revoke_access(self, token_id: str, ttl_seconds: int) -> None: ...
+
+    async def access_revoked(self, token_id: str) -> bool: ...
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> int:
+        """Count one attempt; returns 0 when allowed, else the seconds until allowed."""
+        ...
