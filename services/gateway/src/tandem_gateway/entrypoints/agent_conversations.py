@@ -56,7 +56,12 @@ async def _run(
     agents: AgentConsoleService, agent: AgentClaims, command: Command
 ) -> CommandAccepted:
     result = await agents.execute(agent.identity, command)
-    return CommandAccepted(command=result.command, **result.details)
+    details = dict(result.details)
+    # "status" is the acknowledgement's own field; a presence change reports its new state
+    # under "presence" instead of clashing with it.
+    if "status" in details:
+        details["presence"] = details.pop("status")
+    return CommandAccepted(command=result.command, **details)
 
 
 @router.get(

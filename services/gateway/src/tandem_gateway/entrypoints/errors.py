@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..domain import agent_commands
 from ..service_layer.errors import GatewayError, TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -73,11 +75,36 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", validation_message(list(exc.errors())))
 
 
+#: The console's commands: routes build them from the request body after FastAPI's own
+#: validation, and they check more (control characters, text an edit needs, agent id
+#: syntax), so their refusal is the client's bad input, not a fault of ours.
+_COMMAND_MODELS = frozenset(
+    name
+    for name, value in vars(agent_commands).items()
+    if isinstance(value, type)
+    and issubclass(value, BaseModel)
+    and value.__module__ == agent_commands.__name__
+)
+
+
+async def _model_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ValidationError)
+    if exc.title not in _COMMAND_MODELS:
+        # Any other model failing inside a route is our bug (e.g. a response we built).
+        return await _unexpected_error(request, exc)
+    errors = [dict(error) for error in exc.errors(include_url=False, include_input=False)]
+    return error_response(422, "invalid_request", validation_message(errors))
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
-    code = _CODES_BY_STATUS.get(status, "bad_request" if status < 500 else "unavailable")
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if status == 400 and "parsing the body" in message:
+        # Starlette's answer to a body that is not JSON (or not UTF-8): the same documented
+        # 422 as any other malformed request.
+        return error_response(422, "invalid_request", "the body is not valid JSON")
+    code = _CODES_BY_STATUS.get(status, "bad_request" if status < 500 else "unavailable")
     return error_response(status, code, message, dict(exc.headers or {}))
 
 
@@ -103,6 +130,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ValidationError, _model_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RedisError, _redis_error)
     app.add_exception_handler(Exception, _unexpected_error)
