@@ -70,7 +70,7 @@ test: stack-up ## Install what is missing, start what the tests need, run the wh
 	@# Tier 2: end to end, through all five running services.
 	@$(SERVICES) up
 	@set -a; source $(RUN_DIR)/stack.env; source $(RUN_DIR)/local.env; set +a; \
-	  rc=0; $(PY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS) || rc=$$?; \
+	  rc=0; $(PY) -m pytest -m e2e tests/e2e tests/contract $(PYTEST_ARGS) || rc=$$?; \
 	  $(SERVICES) down >/dev/null 2>&1 || true; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no e2e tests: failing on purpose" >&2; fi; \
 	  exit $$rc

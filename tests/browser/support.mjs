@@ -164,3 +164,119 @@ export function assertContiguous(messages, assert) {
   const seqs = messages.map((message) => message.seq);
   assert.deepEqual(seqs, seqs.map((_, index) => index + 1), `seqs shown once each, in order, without gaps: ${seqs}`);
 }
+
+// -- the console and dashboard tests ----------------------------------------------------
+
+/** A unique suffix, so tests never collide with earlier runs' data. */
+export function unique() {
+  return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Adds an agent to the demo site's roster (the escalation service's internal team API). */
+export async function createRosterAgent(env, { role = "agent", name = "Test Agent", site = env.DEMO_SITE_ID } = {}) {
+  const id = `browser-${role}-${unique()}`.slice(0, 64).padEnd(16, "0");
+  const email = `${id}@browser.example`;
+  const password = `pw-${unique()}-${unique()}`;
+  const base = (env.ESCALATION_URL || "http://127.0.0.1:8003").replace(/\/$/, "");
+  const response = await fetch(`${base}/internal/sites/${site}/agents/${id}`, {
+    method: "PUT",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, name, role, password, skills: [], languages: ["en"], max_concurrent: 5 }),
+  });
+  if (!response.ok) throw new Error(`creating agent: ${response.status} ${await response.text()}`);
+  return { id, email, password, name, role };
+}
+
+/** Starts a conversation over the widget API, as a visitor outside any browser. */
+export async function startVisitor(env, visitor = {}, siteKey = env.DEMO_SITE_KEY) {
+  const response = await fetch(`${env.GATEWAY_URL}/v1/widget/conversations`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Site-Key": siteKey },
+    body: JSON.stringify({ visitor, locale: "en" }),
+  });
+  if (response.status !== 201) throw new Error(`starting: ${response.status} ${await response.text()}`);
+  const body = await response.json();
+  return { id: body.conversation_id, token: body.visitor_token };
+}
+
+export async function requestHuman(env, conversation) {
+  const response = await fetch(`${env.GATEWAY_URL}/v1/widget/conversations/${conversation.id}/handoff`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${conversation.token}`, "Content-Type": "application/json" },
+    body: "{}",
+  });
+  if (response.status !== 202) throw new Error(`handoff: ${response.status} ${await response.text()}`);
+}
+
+/** Waits for ``predicate(messages)`` on the stored messages (the widget API's record). */
+export async function waitForStored(env, conversation, predicate, { timeout = 90000, what = "messages" } = {}) {
+  const deadline = Date.now() + timeout;
+  let last = [];
+  while (Date.now() < deadline) {
+    last = await storedMessages(env, conversation.id, conversation.token);
+    if (predicate(last)) return last;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  throw new Error(`timed out waiting for ${what}; stored: ${JSON.stringify(last).slice(0, 2000)}`);
+}
+
+/**
+ * Opens the visitor's live stream in a page of the gateway's own origin and collects its
+ * frames in ``window.__frames`` (Node 20 has no WebSocket of its own).
+ */
+export async function openVisitorStream(page, env, conversation) {
+  await page.goto(`${env.GATEWAY_URL}/healthz`);
+  await page.evaluate(
+    ({ url }) =>
+      new Promise((resolve, reject) => {
+        window.__frames = [];
+        const socket = new WebSocket(url);
+        socket.onmessage = (event) => window.__frames.push(JSON.parse(event.data));
+        socket.onopen = () => resolve(true);
+        socket.onerror = () => reject(new Error("visitor stream failed"));
+      }),
+    {
+      url: `${env.GATEWAY_URL.replace(/^http/, "ws")}/v1/widget/conversations/${conversation.id}/stream?token=${encodeURIComponent(conversation.token)}&after_seq=0`,
+    },
+  );
+}
+
+export async function visitorFrames(page) {
+  return page.evaluate(() => window.__frames);
+}
+
+/** Signs in on the console or dashboard page already open. */
+export async function signIn(page, agent) {
+  await page.locator("#login-email").fill(agent.email);
+  await page.locator("#login-password").fill(agent.password);
+  await page.locator("[data-testid=login-submit]").click();
+}
+
+/** A browser context recording dialogs and page errors (an XSS payload would show up there). */
+export async function newWatchedPage(browser, { viewport = { width: 1280, height: 860 } } = {}) {
+  const context = await browser.newContext({ locale: "en-US", viewport });
+  const page = await context.newPage();
+  const seen = { dialogs: [], errors: [] };
+  page.on("pageerror", (error) => seen.errors.push(String(error)));
+  page.on("dialog", (dialog) => {
+    seen.dialogs.push(dialog.message());
+    // The dashboard asks before deleting a document: the tests confirm those only.
+    if (dialog.type() === "confirm" && dialog.message().startsWith("Delete")) void dialog.accept();
+    else void dialog.dismiss();
+  });
+  return { context, page, seen };
+}
+
+/** A site of its own (the conversation service's internal API), e.g. with a hold policy. */
+export async function createSite(env, settings = {}) {
+  const id = `browser-${unique()}`;
+  const base = (env.CONVERSATION_URL || "http://127.0.0.1:8001").replace(/\/$/, "");
+  const response = await fetch(`${base}/internal/sites/${id}`, {
+    method: "PUT",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ name: `Browser test ${id}`, allowed_origins: [env.GATEWAY_URL], greeting: "Hello from the test site.", ...settings }),
+  });
+  if (!response.ok) throw new Error(`creating site: ${response.status} ${await response.text()}`);
+  const site = await response.json();
+  return { id, key: site.public_key };
+}

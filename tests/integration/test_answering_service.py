@@ -24,10 +24,10 @@ from tandem_events import (
     AnswerScored,
     KnowledgeDocumentIndexed,
     MessageReceived,
+    Topic,
     deterministic_event_id,
     parse_event,
 )
-from tandem_events import Topic
 from tandem_events.topics import ANSWERING_EVENTS, KNOWLEDGE_EVENTS, VISITOR_EVENTS
 from tandem_events.wire import encode
 
@@ -97,7 +97,7 @@ class TopicTail:
         await self.consumer.stop()
 
 
-@pytest.fixture()
+@pytest.fixture
 async def running_app(stack: Stack, drop_schema_after: str) -> AsyncIterator[FastAPI]:
     settings = AnsweringSettings(
         kafka_bootstrap=stack.kafka_bootstrap,

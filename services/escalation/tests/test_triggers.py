@@ -58,8 +58,7 @@ def answer(
 
 
 def test_reasons_are_the_event_contracts_reasons() -> None:
-    # "manual" is raised by agents from the console, not by a rule.
-    assert {r.value for r in Reason} == set(typing.get_args(EscalationReason)) - {"manual"}
+    assert {r.value for r in Reason} == set(typing.get_args(EscalationReason))
 
 
 # ---------------------------------------------------------------- (a) human requested

@@ -12,6 +12,7 @@ from tandem_events import (
     AgentAssigned,
     AgentJoined,
     AgentLeft,
+    AgentPresenceChanged,
     AgentReplied,
     AnswerScored,
     ConversationDeleted,
@@ -20,12 +21,21 @@ from tandem_events import (
     ConversationResolved,
     ConversationStarted,
     ConversationStatusChanged,
+    ConversationTransferred,
+    EscalationQueued,
     EscalationRaised,
+    EscalationRequested,
     Event,
+    HeldReplyReleased,
+    HeldReplyReviewed,
     HumanRequested,
     KnowledgeDocumentIndexed,
     MessageReceived,
+    NoteAdded,
+    ReplyCorrected,
+    ReplyHeld,
     ReplyPosted,
+    ResolutionRequested,
     utc_now,
 )
 from tandem_platform.metrics import EVENTS_CONSUMED
@@ -53,13 +63,31 @@ PROJECTIONS: dict[type[Event], Projection] = {
     ConversationRated: projections.conversation_rated,
     AgentJoined: projections.agent_joined,
     KnowledgeDocumentIndexed: projections.document_indexed,
+    # Overrides: held replies edited, replaced, discarded or fallen back; corrections.
+    HeldReplyReleased: projections.held_reply_released,
+    ReplyCorrected: projections.reply_corrected,
+    # Queue waits: from queued to assigned.
+    EscalationQueued: projections.escalation_queued,
+    AgentAssigned: projections.agent_assigned,
 }
 #: A deletion request is honoured at once; the conversation service's ConversationDeleted
 #: that follows finds nothing left.
 DELETIONS = (ConversationDeleted, ConversationDeletionRequested)
 #: Acknowledged and ignored: what they mean reaches analytics through other events
-#: (EscalationRaised, ReplyPosted, ConversationStatusChanged).
-IGNORED = (HumanRequested, AgentLeft, AgentAssigned)
+#: (EscalationRaised, ReplyPosted, ConversationStatusChanged, ConversationResolved,
+#: HeldReplyReleased), or they carry nothing the dashboard shows: internal notes stay
+#: internal, presence is not about a conversation, a transfer moves work between agents.
+IGNORED = (
+    HumanRequested,
+    AgentLeft,
+    NoteAdded,
+    ReplyHeld,
+    HeldReplyReviewed,
+    ConversationTransferred,
+    EscalationRequested,
+    ResolutionRequested,
+    AgentPresenceChanged,
+)
 #: Events about a knowledge base, not a conversation (their conversation id is nil).
 SITE_EVENTS = (KnowledgeDocumentIndexed,)
 

@@ -20,3 +20,14 @@ class EscalationSettings(ServiceSettings):
     # new deployment must not skip events); tests with a throwaway group use "latest".
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0.0)
+    redis_url: str = "redis://127.0.0.1:56379/0"
+    # An agent whose last heartbeat is older than this is away (the gateway sends one every
+    # ~15 s while the console is open).
+    presence_ttl_seconds: float = Field(default=45.0, gt=0.0, le=3600.0)
+    # How often expired presence and the queues are checked.
+    sweep_interval_seconds: float = Field(default=2.0, gt=0.0, le=300.0)
+    # The multilingual embedding model (classifiers, repeated questions); off: lexicon and
+    # token similarity only.
+    embeddings_enabled: bool = True
+    # One thread: a question embeds in ~20 ms either way, and the cores are shared.
+    embedding_threads: int | None = Field(default=1, ge=1, le=64)

@@ -27,9 +27,11 @@ from .adapters.live import LiveHub, RedisLiveFanout
 from .adapters.redis_state import AGENT_MESSAGES, RedisConversationFlags, RedisIdempotencyStore
 from .adapters.site_cache import CachedSiteDirectory
 from .entrypoints import (
+    admin_api,
     agent_auth,
     agent_conversations,
     agent_stream,
+    console_pages,
     consumers,
     conversations,
     demo,
@@ -165,6 +167,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             await hub.stop()
             await conversation_service.aclose()
             await escalation_service.aclose()
+            await admin_backends.aclose()
             await redis.aclose()
 
     app = FastAPI(
@@ -182,6 +185,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         agents=agent_console,
     )
     app.state.broker = broker
+    admin_backends = admin_api.AdminBackends(settings)
+    app.state.admin_backends = admin_backends
 
     install_error_handlers(app)
     # Middleware is added innermost first.
@@ -227,6 +232,9 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         agent_auth.router,
         agent_conversations.router,
         agent_stream.router,
+        admin_api.router,
+        admin_api.roster_router,
+        console_pages.router,
         demo.router,
         widget_assets.router,
     ):

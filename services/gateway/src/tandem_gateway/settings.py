@@ -27,6 +27,11 @@ class GatewaySettings(ServiceSettings):
     # The escalation service's internal API: agent sign-in and the team roster.
     escalation_url: str = "http://127.0.0.1:8003"
     escalation_timeout_seconds: float = Field(default=5.0, gt=0)
+    # The dashboard's other back ends: the knowledge base (answering admin API) and the
+    # analytics read API.
+    answering_url: str = "http://127.0.0.1:8002"
+    analytics_url: str = "http://127.0.0.1:8004"
+    admin_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # Visitor tokens: HMAC-signed, stateless. Rotate the secret to revoke every token.
     token_secret: SecretStr = SecretStr(PLACEHOLDER_TOKEN_SECRET)

@@ -16,6 +16,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 from tandem_events import (
+    AgentAssigned,
     AgentJoined,
     AgentReplied,
     AnswerScored,
@@ -23,10 +24,13 @@ from tandem_events import (
     ConversationResolved,
     ConversationStarted,
     ConversationStatusChanged,
+    EscalationQueued,
     EscalationRaised,
     Event,
+    HeldReplyReleased,
     KnowledgeDocumentIndexed,
     MessageReceived,
+    ReplyCorrected,
     ReplyPosted,
 )
 
@@ -298,6 +302,76 @@ async def agent_joined(conn: Conn, event: AgentJoined) -> None:
     )
 
 
+#: Outcomes of a held reply that overrode the AI (approved and timeout_sent did not).
+OVERRIDE_OUTCOMES = frozenset({"edited", "replaced", "discarded", "timeout_fallback"})
+
+
+async def _override(
+    conn: Conn, event: Event, *, kind: str, reason: str | None, agent_id: str | None
+) -> None:
+    await touch(conn, event)
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.overrides (event_id, conversation_id, site_id, kind, reason, "
+        "agent_id, occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (event_id) DO NOTHING",
+        (
+            event.event_id,
+            event.conversation_id,
+            event.site_id,
+            kind,
+            (reason or "").strip()[:500] or None,
+            agent_id,
+            event.occurred_at,
+        ),
+    )
+
+
+async def held_reply_released(conn: Conn, event: HeldReplyReleased) -> None:
+    if event.outcome in OVERRIDE_OUTCOMES:
+        await _override(
+            conn, event, kind=event.outcome, reason=event.reason, agent_id=event.agent_id
+        )
+
+
+async def reply_corrected(conn: Conn, event: ReplyCorrected) -> None:
+    await _override(conn, event, kind="corrected", reason=event.reason, agent_id=event.agent_id)
+
+
+async def escalation_queued(conn: Conn, event: EscalationQueued) -> None:
+    """The first EscalationQueued of a wait opens it; later ones (new positions) change
+    nothing but may be earlier if they arrive out of order."""
+    await touch(conn, event)
+    cur = await conn.execute(
+        f"UPDATE {SCHEMA}.queue_waits SET queued_at = LEAST(queued_at, %s) "
+        "WHERE conversation_id = %s AND assigned_at IS NULL",
+        (event.occurred_at, event.conversation_id),
+    )
+    if cur.rowcount == 0:
+        await conn.execute(
+            f"INSERT INTO {SCHEMA}.queue_waits (conversation_id, site_id, queued_at) "
+            f"SELECT %s, %s, %s WHERE NOT EXISTS (SELECT 1 FROM {SCHEMA}.queue_waits "
+            "WHERE conversation_id = %s AND queued_at <= %s AND assigned_at >= %s)",
+            (
+                event.conversation_id,
+                event.site_id,
+                event.occurred_at,
+                event.conversation_id,
+                event.occurred_at,
+                event.occurred_at,
+            ),
+        )
+
+
+async def agent_assigned(conn: Conn, event: AgentAssigned) -> None:
+    """An assignment ends the conversation's open wait, if it was waiting."""
+    await touch(conn, event)
+    await conn.execute(
+        f"UPDATE {SCHEMA}.queue_waits SET assigned_at = %s, agent_id = %s "
+        "WHERE conversation_id = %s AND assigned_at IS NULL AND queued_at <= %s",
+        (event.occurred_at, event.agent_id, event.conversation_id, event.occurred_at),
+    )
+
+
 async def document_indexed(conn: Conn, event: KnowledgeDocumentIndexed) -> None:
     await bump(conn, event.site_id, "documents_indexed", event.occurred_at)
 
@@ -331,7 +405,14 @@ async def forget(conn: Conn, conversation_id: uuid.UUID) -> None:
         """,
         {"id": conversation_id},
     )
-    for table in ("messages", "answers", "escalations", "conversations"):
+    for table in (
+        "messages",
+        "answers",
+        "escalations",
+        "overrides",
+        "queue_waits",
+        "conversations",
+    ):
         await conn.execute(
             f"DELETE FROM {SCHEMA}.{table} WHERE conversation_id = %s", (conversation_id,)
         )

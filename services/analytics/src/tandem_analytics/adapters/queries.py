@@ -108,6 +108,36 @@ async def site_summary(
         p,
     )
 
+    agent_replies = await _one(
+        conn,
+        f"SELECT count(*) AS n FROM {SCHEMA}.messages WHERE {happened} AND author = 'agent'",
+        p,
+    )
+    override_kinds = await _all(
+        conn,
+        f"SELECT kind, count(*) AS n FROM {SCHEMA}.overrides WHERE {happened} GROUP BY kind",
+        p,
+    )
+    override_reasons = await _all(
+        conn,
+        f"""
+        SELECT reason, count(*) AS n FROM {SCHEMA}.overrides
+        WHERE {happened} AND reason IS NOT NULL
+        GROUP BY reason ORDER BY n DESC, reason LIMIT 10
+        """,
+        p,
+    )
+    waits = await _one(
+        conn,
+        f"""
+        SELECT count(*) AS n,
+               avg(extract(epoch FROM assigned_at - queued_at))::float AS mean_seconds
+        FROM {SCHEMA}.queue_waits
+        WHERE site_id = %(site)s AND assigned_at >= %(start)s AND assigned_at < %(end)s
+        """,
+        p,
+    )
+
     conversations = int(totals.get("conversations", 0))
     ai_answers = int(answers.get("n", 0))
     return {
@@ -136,6 +166,14 @@ async def site_summary(
             }
             for r in trend
         ],
+        "agent_replies": int(agent_replies.get("n", 0)),
+        "overrides": {
+            "total": sum(int(r["n"]) for r in override_kinds),
+            "by_kind": counts((r["kind"], r["n"]) for r in override_kinds),
+            "reasons": [{"reason": r["reason"], "count": int(r["n"])} for r in override_reasons],
+        },
+        "queue_waits": int(waits.get("n", 0)),
+        "mean_wait_seconds": rounded(waits.get("mean_seconds"), 3),
         "knowledge_gaps": [
             {
                 "question": r["question"],

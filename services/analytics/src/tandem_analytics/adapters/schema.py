@@ -94,4 +94,30 @@ MIGRATIONS: list[str] = [
         conversation_digest bytea       PRIMARY KEY,
         forgotten_at        timestamptz NOT NULL DEFAULT now()
     )""",
+    # Human overrides of the AI, one row each: held replies an agent edited, replaced or
+    # discarded, held replies that fell back on timeout, and corrections of sent replies.
+    f"""
+    CREATE TABLE {SCHEMA}.overrides (
+        event_id        uuid        PRIMARY KEY,
+        conversation_id uuid        NOT NULL,
+        site_id         text        NOT NULL,
+        kind            text        NOT NULL,
+        reason          text,
+        agent_id        text,
+        occurred_at     timestamptz NOT NULL
+    )""",
+    f"CREATE INDEX overrides_conversation ON {SCHEMA}.overrides (conversation_id)",
+    f"CREATE INDEX overrides_site_time ON {SCHEMA}.overrides (site_id, occurred_at)",
+    # Waits in the agents' queue: from the first EscalationQueued to the AgentAssigned that
+    # ends it (assigned_at stays NULL while the visitor waits).
+    f"""
+    CREATE TABLE {SCHEMA}.queue_waits (
+        conversation_id uuid        NOT NULL,
+        site_id         text        NOT NULL,
+        queued_at       timestamptz NOT NULL,
+        assigned_at     timestamptz,
+        agent_id        text,
+        PRIMARY KEY (conversation_id, queued_at)
+    )""",
+    f"CREATE INDEX queue_waits_site_time ON {SCHEMA}.queue_waits (site_id, assigned_at)",
 ]

@@ -16,6 +16,7 @@ from tandem_events import (
     AgentAssigned,
     AgentJoined,
     AgentLeft,
+    AgentPresenceChanged,
     AgentReplied,
     AnswerScored,
     ConversationDeleted,
@@ -24,11 +25,20 @@ from tandem_events import (
     ConversationResolved,
     ConversationStarted,
     ConversationStatusChanged,
+    ConversationTransferred,
+    EscalationQueued,
     EscalationRaised,
+    EscalationRequested,
+    HeldReplyReleased,
+    HeldReplyReviewed,
     HumanRequested,
     KnowledgeDocumentIndexed,
     MessageReceived,
+    NoteAdded,
+    ReplyCorrected,
+    ReplyHeld,
     ReplyPosted,
+    ResolutionRequested,
 )
 from tandem_events.topics import DEAD_LETTER
 from tandem_platform.messaging import AT_LEAST_ONCE, decode_event
@@ -50,11 +60,21 @@ AnalyticsInput = Annotated[
     | ConversationStatusChanged
     | ConversationResolved
     | ConversationDeleted
+    | ReplyHeld
+    | HeldReplyReleased
     | EscalationRaised
     | AgentAssigned
+    | EscalationQueued
     | AgentJoined
     | AgentLeft
-    | AgentReplied,
+    | AgentReplied
+    | NoteAdded
+    | HeldReplyReviewed
+    | ReplyCorrected
+    | ConversationTransferred
+    | EscalationRequested
+    | ResolutionRequested
+    | AgentPresenceChanged,
     Field(discriminator="event_type"),
 ]
 

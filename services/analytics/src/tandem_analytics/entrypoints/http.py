@@ -43,6 +43,20 @@ class KnowledgeGap(BaseModel):
     last_asked_at: datetime
 
 
+class OverrideReason(BaseModel):
+    reason: str
+    count: int
+
+
+class Overrides(BaseModel):
+    total: int = Field(description="AI replies a person overrode in the period")
+    by_kind: dict[str, int] = Field(
+        description="edited, replaced, discarded, timeout_fallback (held replies) and "
+        "corrected (replies corrected after sending)"
+    )
+    reasons: list[OverrideReason] = Field(description="the reasons given, most frequent first")
+
+
 class Summary(BaseModel):
     site_id: str
     from_: datetime = Field(alias="from", serialization_alias="from")
@@ -61,6 +75,12 @@ class Summary(BaseModel):
     languages: dict[str, int] = Field(description="conversations by language")
     peak_hours: list[int] = Field(description="visitor messages by hour of day (UTC), 24 values")
     confidence_trend: list[TrendPoint] = Field(description="mean confidence per UTC day")
+    agent_replies: int = Field(description="messages agents sent in the period")
+    overrides: Overrides
+    queue_waits: int = Field(description="waits for an agent that ended in the period")
+    mean_wait_seconds: float | None = Field(
+        description="mean time from queued to assigned of those waits; null without any"
+    )
     knowledge_gaps: list[KnowledgeGap] = Field(
         description="most frequent low-confidence questions, top 10"
     )

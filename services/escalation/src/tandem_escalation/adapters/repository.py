@@ -53,7 +53,14 @@ async def is_forgotten(conn: Conn, conversation_id: uuid.UUID) -> bool:
 async def forget(conn: Conn, conversation_id: uuid.UUID) -> None:
     """Delete every row about the conversation, including escalations not yet relayed
     (their summaries quote the visitor), and remember that it was deleted."""
-    for table in ("conversation_states", "escalations"):
+    for table in (
+        "conversation_states",
+        "escalations",
+        "conversation_contexts",
+        "assignments",
+        "queue_entries",
+        "question_embeddings",
+    ):
         await conn.execute(
             f"DELETE FROM {SCHEMA}.{table} WHERE conversation_id = %s", (conversation_id,)
         )
@@ -136,6 +143,63 @@ async def record_escalation(conn: Conn, event: EscalationRaised) -> None:
             event.occurred_at,
             event.causation_id,
         ),
+    )
+
+
+# ---------------------------------------------------------------------------- context
+
+
+async def save_context(
+    conn: Conn, conversation_id: uuid.UUID, site_id: str, visitor_id: str | None, locale: str | None
+) -> None:
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.conversation_contexts (conversation_id, site_id, visitor_id, locale) "
+        "VALUES (%s, %s, %s, %s) ON CONFLICT (conversation_id) DO UPDATE SET "
+        "visitor_id = EXCLUDED.visitor_id, locale = EXCLUDED.locale",
+        (conversation_id, site_id, visitor_id, locale),
+    )
+
+
+async def load_context(conn: Conn, conversation_id: uuid.UUID) -> tuple[str | None, str | None]:
+    """(visitor id, locale) from the conversation's start, when known."""
+    cur = await conn.execute(
+        f"SELECT visitor_id, locale FROM {SCHEMA}.conversation_contexts WHERE conversation_id = %s",
+        (conversation_id,),
+    )
+    row = await cur.fetchone()
+    return (row["visitor_id"], row["locale"]) if row else (None, None)
+
+
+# ---------------------------------------------------------------------------- embeddings
+
+
+async def save_embedding(
+    conn: Conn, conversation_id: uuid.UUID, message_id: uuid.UUID, model: str, vector: bytes
+) -> None:
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.question_embeddings (conversation_id, message_id, model, "
+        "embedding) VALUES (%s, %s, %s, %s) ON CONFLICT (conversation_id, message_id) DO NOTHING",
+        (conversation_id, message_id, model, vector),
+    )
+
+
+async def load_embeddings(
+    conn: Conn, conversation_id: uuid.UUID, model: str
+) -> dict[uuid.UUID, bytes]:
+    cur = await conn.execute(
+        f"SELECT message_id, embedding FROM {SCHEMA}.question_embeddings "
+        "WHERE conversation_id = %s AND model = %s",
+        (conversation_id, model),
+    )
+    return {r["message_id"]: bytes(r["embedding"]) for r in await cur.fetchall()}
+
+
+async def keep_embeddings(conn: Conn, conversation_id: uuid.UUID, keep: list[uuid.UUID]) -> None:
+    """Drop the embeddings of questions the rule state no longer remembers."""
+    await conn.execute(
+        f"DELETE FROM {SCHEMA}.question_embeddings WHERE conversation_id = %s "
+        "AND NOT (message_id = ANY(%s))",
+        (conversation_id, keep),
     )
 
 

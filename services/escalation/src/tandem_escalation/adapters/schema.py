@@ -47,4 +47,102 @@ MIGRATIONS: list[str] = [
         conversation_digest bytea       PRIMARY KEY,
         forgotten_at        timestamptz NOT NULL DEFAULT now()
     )""",
+    # The team roster: who may sign in to the console, with what role, skills, languages and
+    # capacity. Emails are unique case-insensitively; the hash is argon2id.
+    f"""
+    CREATE TABLE {SCHEMA}.agents (
+        agent_id       text        PRIMARY KEY,
+        site_id        text        NOT NULL,
+        email          text        NOT NULL,
+        name           text        NOT NULL,
+        role           text        NOT NULL,
+        skills         text[]      NOT NULL DEFAULT '{{}}',
+        languages      text[]      NOT NULL DEFAULT '{{}}',
+        max_concurrent integer     NOT NULL,
+        password_hash  text,
+        active         boolean     NOT NULL DEFAULT true,
+        created_at     timestamptz NOT NULL DEFAULT now(),
+        updated_at     timestamptz NOT NULL DEFAULT now()
+    )""",
+    f"CREATE UNIQUE INDEX agents_email ON {SCHEMA}.agents (lower(email))",
+    f"CREATE INDEX agents_site ON {SCHEMA}.agents (site_id)",
+    # Per-site routing settings (``RoutingSettings`` as JSON): business hours, offline
+    # message, VIP visitors.
+    f"""
+    CREATE TABLE {SCHEMA}.routing_settings (
+        site_id    text        PRIMARY KEY,
+        settings   jsonb       NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+    )""",
+    # What the conversation's start told us that routing needs later: the visitor (VIP
+    # priority) and the widget's locale.
+    f"""
+    CREATE TABLE {SCHEMA}.conversation_contexts (
+        conversation_id uuid        PRIMARY KEY,
+        site_id         text        NOT NULL,
+        visitor_id      text,
+        locale          text,
+        created_at      timestamptz NOT NULL DEFAULT now()
+    )""",
+    # The agent each escalated conversation is assigned to now (one row per conversation);
+    # an agent's load is the number of their rows.
+    f"""
+    CREATE TABLE {SCHEMA}.assignments (
+        conversation_id uuid        PRIMARY KEY,
+        site_id         text        NOT NULL,
+        agent_id        text        NOT NULL,
+        agent_name      text        NOT NULL,
+        required_skill  text,
+        language        text,
+        priority        text        NOT NULL DEFAULT 'normal',
+        assigned_at     timestamptz NOT NULL
+    )""",
+    f"CREATE INDEX assignments_agent ON {SCHEMA}.assignments (site_id, agent_id)",
+    # Escalated conversations no agent could take yet, in the order they are served.
+    f"""
+    CREATE TABLE {SCHEMA}.queue_entries (
+        conversation_id uuid        PRIMARY KEY,
+        site_id         text        NOT NULL,
+        required_skill  text,
+        language        text,
+        priority        text        NOT NULL DEFAULT 'normal',
+        excluded_agents text[]      NOT NULL DEFAULT '{{}}',
+        previous_agent_id text,
+        assignment      text        NOT NULL DEFAULT 'routed',
+        enqueued_at     timestamptz NOT NULL,
+        correlation_id  uuid,
+        cause_id        uuid
+    )""",
+    f"CREATE INDEX queue_entries_site ON {SCHEMA}.queue_entries (site_id, enqueued_at)",
+    # Round robin among equally good agents: the last agent chosen, per site.
+    f"""
+    CREATE TABLE {SCHEMA}.routing_cursors (
+        site_id       text        PRIMARY KEY,
+        last_agent_id text        NOT NULL,
+        updated_at    timestamptz NOT NULL DEFAULT now()
+    )""",
+    # How long agents took to resolve conversations (assignment to resolution): the wait
+    # estimate's mean handling time. No conversation id: it outlives a deletion.
+    f"""
+    CREATE TABLE {SCHEMA}.handling_times (
+        id          bigserial        PRIMARY KEY,
+        site_id     text             NOT NULL,
+        seconds     double precision NOT NULL,
+        resolved_at timestamptz      NOT NULL
+    )""",
+    f"CREATE INDEX handling_times_site ON {SCHEMA}.handling_times (site_id, id DESC)",
+    # The last questions' embeddings per conversation, for the repeated-question rule
+    # (float32 little-endian vectors).
+    f"""
+    CREATE TABLE {SCHEMA}.question_embeddings (
+        conversation_id uuid        NOT NULL,
+        message_id      uuid        NOT NULL,
+        model           text        NOT NULL,
+        embedding       bytea       NOT NULL,
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (conversation_id, message_id)
+    )""",
+    # The position last announced to each waiting conversation (EscalationQueued), so a
+    # conversation leaving the queue tells those behind it that they moved up.
+    f"ALTER TABLE {SCHEMA}.queue_entries ADD COLUMN announced_position integer",
 ]

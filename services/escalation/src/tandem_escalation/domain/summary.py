@@ -23,6 +23,7 @@ _REASONS = {
     "frustration": "the visitor is frustrated",
     "repeated_question": "the visitor keeps asking the same question",
     "low_confidence": "the AI is not confident in its answers",
+    "manual": "escalated by an agent",
 }
 
 

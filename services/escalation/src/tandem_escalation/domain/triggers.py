@@ -31,9 +31,10 @@ from functools import cache
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import lexicon
+from .classifiers import MessageScores, score_message
 from .phrases import PhraseSet, PhraseSyntaxError, compile_phrases
 from .similarity import QuestionSimilarity, TokenJaccard, token_count
-from .summary import build_summary
+from .summary import build_summary, snippet
 from .text import normalise
 
 #: Longest question or answer kept per turn (the summary shortens further).
@@ -46,6 +47,7 @@ class Reason(StrEnum):
     FRUSTRATION = "frustration"
     REPEATED_QUESTION = "repeated_question"
     LOW_CONFIDENCE = "low_confidence"
+    MANUAL = "manual"
 
 
 @cache
@@ -140,6 +142,13 @@ class PolicyOverrides(BaseModel):
     extra_human_request_phrases: _PhraseList = Field(default_factory=list, max_length=200)
     extra_frustration_phrases: _PhraseList = Field(default_factory=list, max_length=200)
     sensitive_topics: dict[str, _PhraseList] | None = Field(default=None, max_length=50)
+
+    @field_validator("disabled_reasons")
+    @classmethod
+    def _rules_only(cls, reasons: list[Reason]) -> list[Reason]:
+        if Reason.MANUAL in reasons:
+            raise ValueError("manual escalation is a person's decision, not a rule to disable")
+        return reasons
 
     @field_validator("extra_human_request_phrases", "extra_frustration_phrases")
     @classmethod
@@ -262,10 +271,28 @@ class Outcome:
 # ---------------------------------------------------------------------------- rules
 
 
-def detect_human_request(text: str, policy: EscalationPolicy) -> Trigger | None:
-    match = policy.human_request_phrases.find(text)
-    if match is None:
+def lexicon_scores(text: str, policy: EscalationPolicy) -> MessageScores:
+    """The classifiers' scores from the phrase lexicon alone (no embedding)."""
+    return score_message(
+        text,
+        human_request_phrases=policy.human_request_phrases,
+        complaint_phrases=policy.frustration_phrases,
+    )
+
+
+def detect_human_request(
+    text: str, policy: EscalationPolicy, scores: MessageScores | None = None
+) -> Trigger | None:
+    scores = scores or lexicon_scores(text, policy)
+    if not scores.asks_for_human:
         return None
+    match = scores.human_request_match
+    if match is None:
+        return Trigger(
+            Reason.HUMAN_REQUESTED,
+            f'the visitor asked for a human ("{snippet(text, 120)}", '
+            f"score {scores.human_request:.2f})",
+        )
     return Trigger(
         Reason.HUMAN_REQUESTED,
         f'the visitor asked for a human ("{match.text[:120]}", {match.language})',
@@ -285,10 +312,18 @@ def detect_sensitive_topic(text: str, policy: EscalationPolicy) -> Trigger | Non
     return None
 
 
-def detect_frustration(text: str, policy: EscalationPolicy) -> Trigger | None:
-    match = policy.frustration_phrases.find(text)
-    if match is None:
+def detect_frustration(
+    text: str, policy: EscalationPolicy, scores: MessageScores | None = None
+) -> Trigger | None:
+    scores = scores or lexicon_scores(text, policy)
+    if not scores.complains:
         return None
+    match = scores.complaint_match
+    if match is None:
+        return Trigger(
+            Reason.FRUSTRATION,
+            f'the visitor sounds frustrated ("{snippet(text, 120)}", score {scores.complaint:.2f})',
+        )
     return Trigger(
         Reason.FRUSTRATION,
         f'the visitor sounds frustrated ("{match.text[:120]}", {match.language})',
@@ -339,7 +374,11 @@ def on_visitor_message(
     message: VisitorMessage,
     policy: EscalationPolicy,
     similarity: QuestionSimilarity | None = None,
+    scores: MessageScores | None = None,
 ) -> Outcome:
+    """A visitor message: the rules in priority order (asking for a person, a sensitive
+    topic, frustration, the same question again). ``scores`` are the message classifiers'
+    (with the embedding); without them the lexicon alone decides."""
     turn = Turn(
         message_id=message.message_id,
         seq=message.seq,
@@ -352,9 +391,9 @@ def on_visitor_message(
     if message.locale and state.language is None:
         state = replace(state, language=message.locale)
     checks = (
-        (Reason.HUMAN_REQUESTED, lambda: detect_human_request(message.text, policy)),
+        (Reason.HUMAN_REQUESTED, lambda: detect_human_request(message.text, policy, scores)),
         (Reason.SENSITIVE_TOPIC, lambda: detect_sensitive_topic(message.text, policy)),
-        (Reason.FRUSTRATION, lambda: detect_frustration(message.text, policy)),
+        (Reason.FRUSTRATION, lambda: detect_frustration(message.text, policy, scores)),
         (
             Reason.REPEATED_QUESTION,
             lambda: detect_repeated_question(previous, turn, policy, similarity or TokenJaccard()),
@@ -375,6 +414,15 @@ def on_human_requested(state: ConversationState, policy: EscalationPolicy) -> Ou
     return _escalate(
         state, Trigger(Reason.HUMAN_REQUESTED, "the visitor pressed the talk-to-a-person button")
     )
+
+
+def on_manual_escalation(
+    state: ConversationState, requested_by: str, reason: str | None
+) -> Outcome:
+    """An agent or admin escalated by hand: always raised (it is a person's decision),
+    even when the conversation is already escalated or an agent is in it."""
+    because = f": {reason}" if reason else ""
+    return _escalate(state, Trigger(Reason.MANUAL, f"escalated by {requested_by[:80]}{because}"))
 
 
 def on_answer_scored(

@@ -13,8 +13,10 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from pydantic import Field
 from tandem_events import (
+    AgentAssigned,
     AgentJoined,
     AgentLeft,
+    AgentPresenceChanged,
     AgentReplied,
     AnswerScored,
     ConversationDeleted,
@@ -23,10 +25,19 @@ from tandem_events import (
     ConversationResolved,
     ConversationStarted,
     ConversationStatusChanged,
+    ConversationTransferred,
+    EscalationQueued,
     EscalationRaised,
+    EscalationRequested,
+    HeldReplyReleased,
+    HeldReplyReviewed,
     HumanRequested,
     MessageReceived,
+    NoteAdded,
+    ReplyCorrected,
+    ReplyHeld,
     ReplyPosted,
+    ResolutionRequested,
 )
 from tandem_events.topics import (
     AGENT_EVENTS,
@@ -53,9 +64,18 @@ EscalationInput = Annotated[
     | ConversationStatusChanged
     | ConversationResolved
     | ConversationDeleted
+    | ReplyHeld
+    | HeldReplyReleased
     | AgentJoined
     | AgentLeft
-    | AgentReplied,
+    | AgentReplied
+    | NoteAdded
+    | HeldReplyReviewed
+    | ReplyCorrected
+    | ConversationTransferred
+    | EscalationRequested
+    | ResolutionRequested
+    | AgentPresenceChanged,
     Field(discriminator="event_type"),
 ]
 
@@ -70,19 +90,31 @@ def register_consumers(
         decoder=decode_event,
         auto_offset_reset=settings.auto_offset_reset,
         title="escalation-inputs",
-        description="Visitor messages and button presses, scored answers, conversation "
-        "resolution and deletion, and agents joining or leaving, per conversation.",
+        description="Visitor messages and button presses, conversation starts, scored "
+        "answers, conversation resolution and deletion, agents joining, leaving, transferring "
+        "and escalating by hand, and agents' presence heartbeats.",
     )
 
     @subscriber
     async def on_event(event: EscalationInput, message: KafkaMessage) -> None:
         await handlers.handle(event, traceparent=message.headers.get("traceparent"))
 
-    # Published through the outbox (OutboxRelay), declared here so AsyncAPI documents it.
-    broker.publisher(
-        ESCALATION_EVENTS.name,
-        title="escalation-outputs",
-        description="EscalationRaised: reason, detail and a summary of the conversation.",
-        schema=EscalationRaised,
-    )
+    # Published through the outbox (OutboxRelay), declared here so AsyncAPI documents them.
+    for event_type, description in (
+        (EscalationRaised, "EscalationRaised: reason, detail and a summary of the conversation."),
+        (
+            AgentAssigned,
+            "AgentAssigned: who takes the conversation (routed, transfer, reassigned).",
+        ),
+        (
+            EscalationQueued,
+            "EscalationQueued: the conversation waits; position, queue length, wait estimate.",
+        ),
+    ):
+        broker.publisher(
+            ESCALATION_EVENTS.name,
+            title=f"escalation-outputs-{event_type.__name__}",
+            description=description,
+            schema=event_type,
+        )
     return subscriber

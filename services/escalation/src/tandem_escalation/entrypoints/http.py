@@ -1,22 +1,31 @@
-"""HTTP API of the escalation service: each site's escalation policy.
+"""Internal HTTP API of the escalation service (the gateway calls it for the console):
 
-Internal (the gateway proxies the console's settings page to it): the defaults apply to a
-site until overrides are stored; ``PUT`` replaces the site's overrides as a whole.
+* each site's escalation policy: the defaults apply until overrides are stored; ``PUT``
+  replaces the site's overrides as a whole;
+* the team roster: agents, their skills, languages and capacity, sign-in;
+* the queue of escalated conversations waiting for an agent;
+* routing settings: business hours, offline message, VIP visitors.
+
+Bad input is a 422 ``{"error": {"code": "invalid_request", ...}}``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from tandem_platform.http import ReadinessCheck, ops_router
 
 from ..adapters import repository
+from ..adapters.embedder import Embedder
 from ..domain.triggers import EscalationPolicy, PolicyOverrides, Reason
 
 SiteId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
@@ -53,6 +62,7 @@ class SitePolicy(BaseModel):
 
 
 def _pool(request: Request) -> AsyncConnectionPool:
+    """The service's database pool (503 until the lifespan opened it)."""
     pool: AsyncConnectionPool | None = request.app.state.handlers.pool
     if pool is None:
         raise HTTPException(503, "the service is starting")
@@ -108,15 +118,44 @@ def install_error_handlers(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}"
             for e in errors
         ]
-        return _error(400, "invalid_request", "; ".join(parts) or "invalid request")
+        return _error(422, "invalid_request", "; ".join(parts) or "invalid request")
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
-        code = {404: "not_found", 405: "method_not_allowed", 503: "unavailable"}.get(
-            status, "error"
-        )
+        code = {
+            401: "unauthorized",
+            404: "not_found",
+            405: "method_not_allowed",
+            409: "conflict",
+            422: "invalid_request",
+            503: "unavailable",
+        }.get(status, "error")
         return _error(status, code, str(detail))
 
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, http_error)
+
+
+def readiness_router(checks: dict[str, ReadinessCheck], embedder: Embedder) -> APIRouter:
+    """``/readyz`` as the shared ops router serves it, plus a ``details`` entry saying
+    whether the embedding model runs or the rules fell back to the lexicon and token
+    similarity: degraded, not unready."""
+    shared = ops_router(checks)
+    readyz = next(
+        r for r in shared.routes if isinstance(r, APIRoute) and r.path == "/readyz"
+    ).endpoint
+    ready_router = APIRouter(tags=["operations"])
+
+    @ready_router.get("/readyz", summary="Readiness: every dependency answers")
+    async def readiness() -> JSONResponse:
+        response: JSONResponse = await readyz()
+        body = json.loads(bytes(response.body))
+        body["details"] = {
+            "embeddings": f"ok: {embedder.model_name}"
+            if embedder.ready
+            else f"fallback: lexicon and token similarity ({embedder.error or 'disabled'})"
+        }
+        return JSONResponse(body, status_code=response.status_code)
+
+    return ready_router
