@@ -91,6 +91,11 @@ docs: ## Regenerate the committed AsyncAPI/OpenAPI documents and event JSON Sche
 	@$(PY) -m tandem_events.schemas >/dev/null
 	@$(PY) tools/gen_docs.py
 
+.PHONY: eval-escalation
+eval-escalation: ## Escalation message classifiers on DATA=<folder with labels.jsonl>; last line is JSON
+	@test -n "$(DATA)" || { echo "usage: make eval-escalation DATA=<folder with labels.jsonl>" >&2; exit 2; }
+	@$(PY) tools/eval_escalation.py $(DATA)
+
 .PHONY: bench
 bench: stack-up ## Benchmarks (figures printed as JSON)
 	@$(SERVICES) up
