@@ -1,0 +1,1 @@
+"""Tandem answering service: knowledge bases in Weaviate, retrieval, scoring and calibrated confidence."""

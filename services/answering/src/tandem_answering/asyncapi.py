@@ -1,0 +1,41 @@
+"""The answering service's AsyncAPI document, generated from its faststream subscriber."""
+
+from __future__ import annotations
+
+from faststream.specification import AsyncAPI
+from tandem_events import AnswerScored, KnowledgeDocumentIndexed
+from tandem_events.topics import ANSWERING_EVENTS, KNOWLEDGE_EVENTS
+
+from .app import build_broker
+from .entrypoints import consumers
+from .settings import AnsweringSettings
+
+
+def build_asyncapi(settings: AnsweringSettings | None = None) -> str:
+    settings = settings or AnsweringSettings()
+    broker, _ = build_broker(settings)
+    consumers.register(broker, settings, consumers.ConsumerDeps())
+    # Published directly (AnswerScored) and through the outbox (KnowledgeDocumentIndexed);
+    # declared here so the document shows them.
+    broker.publisher(
+        ANSWERING_EVENTS.name,
+        title="answering.events",
+        description=ANSWERING_EVENTS.description,
+        schema=AnswerScored,
+    )
+    broker.publisher(
+        KNOWLEDGE_EVENTS.name,
+        title="knowledge.events",
+        description=KNOWLEDGE_EVENTS.description,
+        schema=KnowledgeDocumentIndexed,
+    )
+    spec = AsyncAPI(
+        broker,
+        title="Tandem answering service",
+        version="0.1.0",
+        description=(
+            "Answers visitor messages from the site's knowledge base with a calibrated "
+            "confidence; reports knowledge-base indexing."
+        ),
+    )
+    return spec.to_specification().to_json()

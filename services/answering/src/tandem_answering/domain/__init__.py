@@ -1,0 +1,1 @@
+"""Pure rules of the answering service: no I/O, no frameworks."""

@@ -1,0 +1,382 @@
+"""Command line: ingest files or a JSONL knowledge base, fit the calibration.
+
+These call the same use cases as the HTTP API (not the API itself), so they need Postgres
+and Weaviate but not the running service. ``KnowledgeDocumentIndexed`` events go to the
+outbox as usual; the service's relay publishes them when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..adapters.calibration_store import artifact_directory, save_calibration
+from ..bootstrap import Runtime, open_runtime
+from ..domain.answer import FEATURE_NAMES
+from ..domain.calibration import (
+    Calibration,
+    brier_score,
+    calibration_version,
+    cross_validated_probabilities,
+    expected_calibration_error,
+    fit_logistic,
+)
+from ..domain.chunking import PARSERS
+from ..domain.documents import DOCUMENT_ID, InvalidDocumentError, SourceDocument, validate_site_id
+from ..settings import AnsweringSettings
+
+FORMAT_BY_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".txt": "text"}
+CONCURRENT_DOCUMENTS = 4
+CONCURRENT_QUESTIONS = 64
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tandem_answering")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the service (the default)")
+    commands.add_parser("asyncapi", help="print the AsyncAPI document")
+
+    ingest = commands.add_parser("ingest", help="index Markdown/text files or folders for a site")
+    ingest.add_argument("--site", required=True, help="site id (the knowledge base's tenant)")
+    ingest.add_argument("--base-url", help="URL the files are published under, for sources")
+    ingest.add_argument("--force", action="store_true", help="re-index even unchanged documents")
+    ingest.add_argument(
+        "--prune", action="store_true", help="delete the site's documents not given"
+    )
+    ingest.add_argument("paths", nargs="+", type=Path)
+
+    jsonl = commands.add_parser("ingest-jsonl", help='index {"id","title","text","url"} lines')
+    jsonl.add_argument("--site", required=True)
+    jsonl.add_argument("--format", choices=sorted(PARSERS), default="text")
+    jsonl.add_argument("--force", action="store_true")
+    jsonl.add_argument("file", type=Path)
+
+    calibrate = commands.add_parser("calibrate", help="fit the confidence calibration")
+    calibrate.add_argument("data_dir", type=Path, help="folder of evaluation sets")
+    calibrate.add_argument(
+        "--sets", default="stackfaq,support-shop", help="comma-separated set names"
+    )
+    calibrate.add_argument("--check-sets", default="", help="sets only measured, not fitted on")
+    calibrate.add_argument("--output", type=Path, default=None, help="artifact folder")
+    calibrate.add_argument("--l2", type=float, default=1.0)
+    calibrate.add_argument("--keep-sites", action="store_true", help="keep the temporary sites")
+    return parser
+
+
+def run_cli(args: argparse.Namespace, settings: AnsweringSettings) -> int:
+    if args.command == "ingest":
+        return asyncio.run(
+            ingest_files(settings, args.site, args.paths, args.base_url, args.force, args.prune)
+        )
+    if args.command == "ingest-jsonl":
+        return asyncio.run(ingest_jsonl(settings, args.site, args.file, args.format, args.force))
+    if args.command == "calibrate":
+        return asyncio.run(
+            calibrate(
+                settings,
+                args.data_dir,
+                _names(args.sets),
+                _names(args.check_sets),
+                args.output,
+                args.l2,
+                args.keep_sites,
+            )
+        )
+    raise ValueError(f"unknown command {args.command!r}")
+
+
+def _names(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+# ---------------------------------------------------------------- ingest
+
+
+@dataclass(frozen=True)
+class FileDocument:
+    path: Path
+    relative: str  # posix path under the folder it was found in
+
+
+def discover(paths: list[Path]) -> Iterator[FileDocument]:
+    for path in paths:
+        if path.is_dir():
+            for found in sorted(path.rglob("*")):
+                if found.is_file() and found.suffix.lower() in FORMAT_BY_SUFFIX:
+                    yield FileDocument(found, found.relative_to(path).as_posix())
+        elif path.is_file():
+            if path.suffix.lower() not in FORMAT_BY_SUFFIX:
+                raise InvalidDocumentError(
+                    f"{path}: only {sorted(FORMAT_BY_SUFFIX)} files can be ingested"
+                )
+            yield FileDocument(path, path.name)
+        else:
+            raise InvalidDocumentError(f"{path}: no such file or folder")
+
+
+def document_id_for(relative: str) -> str:
+    """``guide/Install Tandem.md`` -> ``guide:Install-Tandem`` (ids cannot hold '/')."""
+    stem = relative.rsplit(".", 1)[0]
+    slug = re.sub(r"[^A-Za-z0-9._:~-]+", "-", stem.replace("/", ":")).strip("-.:~")
+    if not slug or not DOCUMENT_ID.match(slug):
+        raise InvalidDocumentError(f"{relative}: cannot derive a document id from the name")
+    return slug[:200]
+
+
+def title_for(file: FileDocument, text: str, fmt: str) -> str:
+    title = PARSERS[fmt](text).title
+    if title:
+        return title[:300]
+    stem = Path(file.relative).stem
+    return re.sub(r"[-_]+", " ", stem).strip().capitalize() or stem
+
+
+async def ingest_files(
+    settings: AnsweringSettings,
+    site_id: str,
+    paths: list[Path],
+    base_url: str | None,
+    force: bool,
+    prune: bool,
+) -> int:
+    validate_site_id(site_id)
+    files = list(discover(paths))
+    if not files:
+        print("nothing to ingest: no .md, .markdown or .txt files found", file=sys.stderr)
+        return 1
+    documents = []
+    for file in files:
+        fmt = FORMAT_BY_SUFFIX[file.path.suffix.lower()]
+        text = file.path.read_text(encoding="utf-8")
+        documents.append(
+            SourceDocument(
+                site_id=site_id,
+                document_id=document_id_for(file.relative),
+                title=title_for(file, text, fmt),
+                url=f"{base_url.rstrip('/')}/{file.relative}" if base_url else None,
+                text=text,
+                format=fmt,  # type: ignore[arg-type]
+            )
+        )
+    async with open_runtime(settings, require_calibration=False) as runtime:
+        failures = await _ingest_all(runtime, documents, force)
+        if prune:
+            keep = {d.document_id for d in documents}
+            existing, _ = await runtime.ingestion.list_documents(site_id, limit=100_000)
+            for record in existing:
+                if record.document_id not in keep:
+                    await runtime.ingestion.delete(site_id, record.document_id)
+                    print(f"deleted    {record.document_id}")
+    return 1 if failures else 0
+
+
+async def ingest_jsonl(
+    settings: AnsweringSettings, site_id: str, file: Path, fmt: str, force: bool
+) -> int:
+    validate_site_id(site_id)
+    documents = list(read_jsonl_documents(file, site_id, fmt))
+    async with open_runtime(settings, require_calibration=False) as runtime:
+        failures = await _ingest_all(runtime, documents, force)
+    return 1 if failures else 0
+
+
+def read_jsonl_documents(file: Path, site_id: str, fmt: str) -> Iterator[SourceDocument]:
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            yield SourceDocument(
+                site_id=site_id,
+                document_id=str(row["id"]),
+                title=str(row["title"]),
+                url=row.get("url"),
+                text=str(row["text"]),
+                format=fmt,  # type: ignore[arg-type]
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InvalidDocumentError(
+                f"{file}:{number}: not a {{id, title, text, url}} object ({exc!r})"
+            ) from None
+        except InvalidDocumentError as exc:
+            raise InvalidDocumentError(f"{file}:{number}: {exc}") from None
+
+
+async def _ingest_all(runtime: Runtime, documents: list[SourceDocument], force: bool) -> int:
+    total = len(documents)
+    done = 0
+    failures = 0
+    limit = asyncio.Semaphore(CONCURRENT_DOCUMENTS)
+
+    async def one(document: SourceDocument) -> None:
+        nonlocal done, failures
+        async with limit:
+            try:
+                result = await runtime.ingestion.ingest(document, force=force)
+                line = f"{result.status:<10} {document.document_id}  ({result.document.chunk_count} chunks)  {document.title!r}"
+            except InvalidDocumentError as exc:
+                failures += 1
+                line = f"{'failed':<10} {document.document_id}  {exc}"
+            done += 1
+            print(f"[{done}/{total}] {line}", flush=True)
+
+    await asyncio.gather(*(one(d) for d in documents))
+    return failures
+
+
+# ---------------------------------------------------------------- calibrate
+
+
+@dataclass
+class SetSamples:
+    name: str
+    features: list[list[float]]
+    labels: list[int]
+    in_scope: list[bool]
+
+
+async def score_set(runtime: Runtime, data_dir: Path, name: str) -> SetSamples:
+    folder = data_dir / name
+    site_id = f"calibration-{name}"[:64]
+    validate_site_id(site_id)
+    documents = list(read_jsonl_documents(folder / "kb.jsonl", site_id, "text"))
+    print(f"{name}: indexing {len(documents)} documents into site {site_id}", flush=True)
+    await _ingest_quietly(runtime, documents)
+    questions = [
+        json.loads(line)
+        for line in (folder / "questions.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    print(f"{name}: scoring {len(questions)} questions", flush=True)
+    limit = asyncio.Semaphore(CONCURRENT_QUESTIONS)
+
+    async def one(question: dict[str, Any]) -> tuple[list[float], int, bool]:
+        async with limit:
+            scored = await runtime.answerer.score(site_id, question["question"])
+        answers = set(question.get("answer_ids") or [])
+        top = scored.ranked[0].document_id if scored.ranked else None
+        features = scored.features.as_dict()
+        return [features[n] for n in FEATURE_NAMES], int(top in answers), bool(answers)
+
+    rows = await asyncio.gather(*(one(q) for q in questions))
+    return SetSamples(name, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+
+async def _ingest_quietly(runtime: Runtime, documents: list[SourceDocument]) -> None:
+    limit = asyncio.Semaphore(CONCURRENT_DOCUMENTS)
+
+    async def one(document: SourceDocument) -> None:
+        async with limit:
+            await runtime.ingestion.ingest(document)
+
+    await asyncio.gather(*(one(d) for d in documents))
+
+
+def summarise(
+    name: str, probabilities: np.ndarray, samples: SetSamples, threshold: float
+) -> dict[str, Any]:
+    labels = np.asarray(samples.labels, dtype=float)
+    in_scope = np.asarray(samples.in_scope)
+    answered = probabilities >= threshold
+    return {
+        "questions": len(labels),
+        "in_scope": int(in_scope.sum()),
+        "recall_at_1": round(float(labels[in_scope].mean()) if in_scope.any() else 0.0, 4),
+        "ece": round(expected_calibration_error(probabilities, labels), 4),
+        "brier": round(brier_score(probabilities, labels), 4),
+        "answered_share": round(float(answered.mean()), 4),
+        "precision_when_answered": round(
+            float(labels[answered].mean()) if answered.any() else 0.0, 4
+        ),
+        "out_of_scope_answered": round(
+            float(answered[~in_scope].mean()) if (~in_scope).any() else 0.0, 4
+        ),
+    }
+
+
+async def calibrate(
+    settings: AnsweringSettings,
+    data_dir: Path,
+    sets: list[str],
+    check_sets: list[str],
+    output: Path | None,
+    l2: float,
+    keep_sites: bool,
+) -> int:
+    if not sets:
+        print("no sets to fit on", file=sys.stderr)
+        return 2
+    for name in [*sets, *check_sets]:
+        for file in ("kb.jsonl", "questions.jsonl"):
+            if not (data_dir / name / file).is_file():
+                print(f"{data_dir / name / file} is missing", file=sys.stderr)
+                return 2
+    async with open_runtime(settings, require_calibration=False) as runtime:
+        try:
+            fitted = [await score_set(runtime, data_dir, name) for name in sets]
+            checked = [await score_set(runtime, data_dir, name) for name in check_sets]
+        finally:
+            if not keep_sites:
+                for name in [*sets, *check_sets]:
+                    await runtime.ingestion.delete_site(f"calibration-{name}"[:64])
+        model_version = runtime.model_version
+
+    x = np.array([row for s in fitted for row in s.features], dtype=float)
+    y = np.array([label for s in fitted for label in s.labels], dtype=float)
+    fit = fit_logistic(x, y, l2=l2)
+    out_of_fold = cross_validated_probabilities(x, y, l2=l2)
+    in_sample = fit.predict(x)
+    threshold = settings.answer_threshold
+
+    metrics: dict[str, Any] = {"cross_validated": {}, "in_sample": {}, "held_out": {}}
+    offset = 0
+    for samples in fitted:
+        n = len(samples.labels)
+        metrics["cross_validated"][samples.name] = summarise(
+            samples.name, out_of_fold[offset : offset + n], samples, threshold
+        )
+        metrics["in_sample"][samples.name] = summarise(
+            samples.name, in_sample[offset : offset + n], samples, threshold
+        )
+        offset += n
+    for samples in checked:
+        probabilities = fit.predict(np.array(samples.features, dtype=float))
+        metrics["held_out"][samples.name] = summarise(
+            samples.name, probabilities, samples, threshold
+        )
+    overall_cv = round(expected_calibration_error(out_of_fold, y), 4)
+
+    date = datetime.now(UTC).strftime("%Y%m%d")
+    calibration = Calibration(
+        version=calibration_version(date, fit, FEATURE_NAMES, model_version),
+        model_version=model_version,
+        features=FEATURE_NAMES,
+        coefficients=fit.coefficients,
+        intercept=fit.intercept,
+        metrics={
+            "ece": overall_cv,
+            "ece_note": "expected calibration error, 10 equal-width bins, 5-fold out-of-fold predictions",
+            "fitted_on": sets,
+            "samples": len(y),
+            "positives": int(y.sum()),
+            "l2": l2,
+            "threshold_for_rates": threshold,
+            "retrieval": {"limit": settings.retrieval_limit, "alpha": settings.hybrid_alpha},
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "metrics": metrics,
+        },
+    )
+    path = save_calibration(calibration, output or artifact_directory())
+    print(json.dumps(calibration.to_dict(), indent=2))
+    print(f"wrote {path}")
+    return 0

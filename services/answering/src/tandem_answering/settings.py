@@ -1,0 +1,51 @@
+"""Settings of the answering service (env prefix ``TANDEM_ANSWERING_``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from tandem_platform.settings import ServiceSettings
+
+from .domain.answer import DEFAULT_FALLBACK
+
+
+class AnsweringSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="TANDEM_ANSWERING_", extra="ignore")
+
+    http_port: int = 8002
+    postgres_dsn: str = "postgresql://tandem:tandem@127.0.0.1:55432/tandem"
+    # The service's own schema; only tests name another one.
+    postgres_schema: str = Field(default="answering", pattern=r"^[a-z_][a-z0-9_]{0,40}$")
+    weaviate_url: str = "http://127.0.0.1:58080"
+    weaviate_grpc_port: int = 58051
+    weaviate_api_key: str | None = None
+    # A search slower than this answers with the fallback instead of keeping the visitor waiting.
+    weaviate_search_timeout_seconds: float = Field(default=5.0, gt=0.0, le=60.0)
+    group_id: str = "tandem-answering"
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    # Parallel consumers in this process, each owning its own partitions (see consumers.py).
+    consumer_workers: int = Field(default=4, ge=1, le=32)
+
+    # Model: "cpu" by default; "cuda" on GPU nodes.
+    device: str = "cpu"
+    # Questions arriving together share one model call (see adapters/embedder.py).
+    batch_max_size: int = Field(default=32, ge=1, le=512)
+    batch_max_wait_ms: float = Field(default=10.0, ge=0.0, le=1000.0)
+
+    # Retrieval.
+    retrieval_limit: int = Field(default=8, ge=1, le=100)
+    hybrid_alpha: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    # Answering.
+    answer_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    answer_max_chars: int = Field(default=600, ge=80, le=4000)
+    answer_max_sentences: int = Field(default=3, ge=1, le=10)
+    fallback_text: str = Field(default=DEFAULT_FALLBACK, min_length=1, max_length=1000)
+    # A calibration artifact version to pin; by default the newest one fitted for the model.
+    calibration_version: str | None = None
+
+    # Ingestion chunking.
+    chunk_max_chars: int = Field(default=900, ge=200, le=8000)
+    chunk_overlap_chars: int = Field(default=150, ge=0, le=2000)
