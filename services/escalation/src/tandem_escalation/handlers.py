@@ -479,17 +479,17 @@ class EscalationHandlers:
                     current.priority,
                 )
             named = await roster.get(conn, event.to_agent_id) if event.to_agent_id else None
-            if named is not None and named.site_id != event.site_id:
+            other_site = named is not None and named.site_id != event.site_id
+            if other_site:
                 # An agent of another site is never a valid target: route within this site.
                 log.warning("transfer to an agent of another site refused; routing instead")
-                named = None
-            if named is not None and event.to_agent_id:
+            if event.to_agent_id and not other_site:
                 await dispatcher.assign_to(
                     conn,
                     site_id=event.site_id,
                     request=base,
                     agent_id=event.to_agent_id,
-                    agent_name=named.name,
+                    agent_name=named.name if named else event.to_agent_id,
                     cause=cause,
                     assignment="transfer",
                     previous_agent_id=event.from_agent_id,
