@@ -14,7 +14,7 @@ from .agent import (
     ReplyCorrected,
     ResolutionRequested,
 )
-from .answering import AnswerScored, KnowledgeDocumentIndexed, Source
+from .answering import AnswerScored, KnowledgeDocumentIndexed, KnowledgeDocumentRemoved, Source
 from .conversation import (
     Author,
     ConversationDeleted,
@@ -69,6 +69,7 @@ __all__ = [
     "HeldReplyReviewed",
     "HumanRequested",
     "KnowledgeDocumentIndexed",
+    "KnowledgeDocumentRemoved",
     "MessageReceived",
     "NoteAdded",
     "ReplyCorrected",

@@ -53,3 +53,11 @@ class KnowledgeDocumentIndexed(Event):
     title: str
     url: str | None = None
     chunks: int = Field(ge=0)
+
+
+class KnowledgeDocumentRemoved(Event):
+    """A knowledge-base document was deleted. ``conversation_id`` is the nil UUID."""
+
+    topic = KNOWLEDGE_EVENTS.name
+    event_type: Literal["KnowledgeDocumentRemoved"] = "KnowledgeDocumentRemoved"
+    document_id: str

@@ -25,7 +25,7 @@ from .agent import (
     ReplyCorrected,
     ResolutionRequested,
 )
-from .answering import AnswerScored, KnowledgeDocumentIndexed
+from .answering import AnswerScored, KnowledgeDocumentIndexed, KnowledgeDocumentRemoved
 from .conversation import (
     ConversationDeleted,
     ConversationResolved,
@@ -52,6 +52,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     ConversationDeletionRequested,
     AnswerScored,
     KnowledgeDocumentIndexed,
+    KnowledgeDocumentRemoved,
     ReplyPosted,
     ConversationStatusChanged,
     ConversationResolved,

@@ -30,6 +30,7 @@ from tandem_events import (
     HeldReplyReviewed,
     HumanRequested,
     KnowledgeDocumentIndexed,
+    KnowledgeDocumentRemoved,
     MessageReceived,
     NoteAdded,
     ReplyCorrected,
@@ -63,6 +64,7 @@ PROJECTIONS: dict[type[Event], Projection] = {
     ConversationRated: projections.conversation_rated,
     AgentJoined: projections.agent_joined,
     KnowledgeDocumentIndexed: projections.document_indexed,
+    KnowledgeDocumentRemoved: projections.document_removed,
     # Overrides: held replies edited, replaced, discarded or fallen back; corrections.
     HeldReplyReleased: projections.held_reply_released,
     ReplyCorrected: projections.reply_corrected,
@@ -89,7 +91,7 @@ IGNORED = (
     AgentPresenceChanged,
 )
 #: Events about a knowledge base, not a conversation (their conversation id is nil).
-SITE_EVENTS = (KnowledgeDocumentIndexed,)
+SITE_EVENTS = (KnowledgeDocumentIndexed, KnowledgeDocumentRemoved)
 
 
 @dataclass

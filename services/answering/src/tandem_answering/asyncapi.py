@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from faststream.specification import AsyncAPI
-from tandem_events import AnswerScored, KnowledgeDocumentIndexed
+from tandem_events import AnswerScored, KnowledgeDocumentIndexed, KnowledgeDocumentRemoved
 from tandem_events.topics import ANSWERING_EVENTS, KNOWLEDGE_EVENTS
 
 from .app import build_broker
@@ -27,7 +27,7 @@ def build_asyncapi(settings: AnsweringSettings | None = None) -> str:
         KNOWLEDGE_EVENTS.name,
         title="knowledge.events",
         description=KNOWLEDGE_EVENTS.description,
-        schema=KnowledgeDocumentIndexed,
+        schema=KnowledgeDocumentIndexed | KnowledgeDocumentRemoved,
     )
     spec = AsyncAPI(
         broker,

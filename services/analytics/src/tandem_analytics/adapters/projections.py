@@ -29,6 +29,7 @@ from tandem_events import (
     Event,
     HeldReplyReleased,
     KnowledgeDocumentIndexed,
+    KnowledgeDocumentRemoved,
     MessageReceived,
     ReplyCorrected,
     ReplyPosted,
@@ -374,6 +375,10 @@ async def agent_assigned(conn: Conn, event: AgentAssigned) -> None:
 
 async def document_indexed(conn: Conn, event: KnowledgeDocumentIndexed) -> None:
     await bump(conn, event.site_id, "documents_indexed", event.occurred_at)
+
+
+async def document_removed(conn: Conn, event: KnowledgeDocumentRemoved) -> None:
+    await bump(conn, event.site_id, "documents_removed", event.occurred_at)
 
 
 async def forget(conn: Conn, conversation_id: uuid.UUID) -> None:

@@ -33,6 +33,7 @@ from tandem_events import (
     HeldReplyReviewed,
     HumanRequested,
     KnowledgeDocumentIndexed,
+    KnowledgeDocumentRemoved,
     MessageReceived,
     NoteAdded,
     ReplyCorrected,
@@ -56,6 +57,7 @@ AnalyticsInput = Annotated[
     | ConversationDeletionRequested
     | AnswerScored
     | KnowledgeDocumentIndexed
+    | KnowledgeDocumentRemoved
     | ReplyPosted
     | ConversationStatusChanged
     | ConversationResolved

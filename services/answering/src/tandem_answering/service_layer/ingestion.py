@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from psycopg_pool import AsyncConnectionPool
-from tandem_events import KnowledgeDocumentIndexed
+from tandem_events import KnowledgeDocumentIndexed, KnowledgeDocumentRemoved
 from tandem_platform.postgres import enqueue
 
 from ..adapters.embedder import BatchingEncoder
@@ -185,6 +185,15 @@ class IngestionService:
             await self.repository.lock(conn, site_id, document_id)
             removed_objects = await self.store.delete_document(site_id, document_id)
             removed_row = await self.repository.delete(conn, site_id, document_id)
+            if removed_row or removed_objects:
+                await enqueue(
+                    conn,
+                    self.schema,
+                    KnowledgeDocumentRemoved(
+                        site_id=site_id, conversation_id=NO_CONVERSATION, document_id=document_id
+                    ),
+                    source=SOURCE,
+                )
         if removed_row or removed_objects:
             DOCUMENTS_INDEXED.labels("deleted").inc()
             return True
