@@ -1,0 +1,701 @@
+"""The dashboard's API, ``/v1/admin/...``, for a site's owners and admins.
+
+Every route takes the site from the caller's access token, never from the request, and
+checks the role (owner or admin) first. The routes proxy to the services that own the
+data: site settings and conversations (conversation service), the team and routing
+(escalation), the knowledge base (answering) and the numbers (analytics). Bodies are
+validated here, so a bad request is a 4xx before anything is forwarded; a service that
+fails answers 502 (it answered an error) or 503 (it did not answer), both in the usual
+``{"error": {"code", "message"}}`` shape.
+
+``GET /v1/agent/roster`` lives here too: every agent may see who is on the team (names,
+roles, presence; no emails) to pick a colleague for a transfer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+import httpx
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi.requests import HTTPConnection
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from ..domain.agent_tokens import AgentClaims
+from ..service_layer.errors import GatewayError, NotAllowed, NotFound, Unavailable
+from ..settings import GatewaySettings
+from .deps import Agent
+from .schemas import ErrorResponse, error_responses
+
+log = logging.getLogger(__name__)
+
+
+class UpstreamFailed(GatewayError):
+    """A service behind the dashboard answered with an error of its own."""
+
+    status, code = 502, "bad_gateway"
+
+
+class UpstreamRefused(GatewayError):
+    """A service refused what the dashboard forwarded (its own validation)."""
+
+    status, code = 422, "invalid_request"
+
+
+# -- the services behind the dashboard ------------------------------------------------
+
+
+class AdminBackends:
+    """One HTTP client for the four internal APIs, built once per app."""
+
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.urls = {
+            "conversation": settings.conversation_url.rstrip("/"),
+            "escalation": settings.escalation_url.rstrip("/"),
+            "answering": settings.answering_url.rstrip("/"),
+            "analytics": settings.analytics_url.rstrip("/"),
+        }
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.admin_timeout_seconds),
+            limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        not_found_ok: bool = False,
+    ) -> Any:
+        """The JSON body (None for 204, or 404 when ``not_found_ok``)."""
+        url = self.urls[service] + path
+        try:
+            response = await self._http.request(method, url, json=json, params=params)
+        except httpx.HTTPError as exc:
+            log.warning(
+                "admin back end unreachable",
+                extra={"fields": {"service": service, "path": path, "error": repr(exc)}},
+            )
+            raise Unavailable(f"the {service} service is unavailable; retry") from exc
+        if response.status_code == 404 and not_found_ok:
+            return None
+        if response.status_code == 404:
+            raise NotFound("not found")
+        if response.status_code in (400, 409, 422):
+            raise UpstreamRefused(f"the {service} service refused it: {_detail(response)}")
+        if response.status_code == 503:
+            raise Unavailable(f"the {service} service is unavailable; retry")
+        if response.status_code >= 400:
+            log.warning(
+                "admin back end answered an error",
+                extra={"fields": {"service": service, "status": response.status_code}},
+            )
+            raise UpstreamFailed(f"the {service} service failed ({response.status_code})")
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise UpstreamFailed(f"the {service} service answered garbage") from exc
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300]
+    if isinstance(body, dict):
+        detail = body.get("detail", body.get("error", body))
+        if isinstance(detail, dict):
+            detail = detail.get("message", detail)
+        if isinstance(detail, list):
+            detail = "; ".join(
+                f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}"
+                for d in detail[:5]
+                if isinstance(d, dict)
+            )
+        return str(detail)[:300]
+    return str(body)[:300]
+
+
+def get_backends(connection: HTTPConnection) -> AdminBackends:
+    backends: AdminBackends | None = getattr(connection.app.state, "admin_backends", None)
+    if backends is None:
+        raise Unavailable("the dashboard is not configured on this gateway")
+    return backends
+
+
+Backends = Annotated[AdminBackends, Depends(get_backends)]
+
+
+def require_manager(agent: Agent) -> AgentClaims:
+    if agent.identity.role not in ("owner", "admin"):
+        raise NotAllowed("only the site's owners and admins may use the dashboard")
+    return agent
+
+
+Manager = Annotated[AgentClaims, Depends(require_manager)]
+
+
+def _site(claims: AgentClaims) -> str:
+    return quote(claims.identity.site_id, safe="")
+
+
+router = APIRouter(prefix="/v1/admin", tags=["dashboard"])
+roster_router = APIRouter(prefix="/v1/agent", tags=["agent: conversations"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    **error_responses(401, 403, 404, 413, 422, 503),
+    502: {"model": ErrorResponse, "description": "A service behind the dashboard failed"},
+}
+
+# -- text the services can store ---------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _storable(value: str) -> str:
+    """Refuses what the services behind would choke on (Postgres refuses NUL, UTF-8
+    refuses lone surrogates): the client's mistake, a 422, never our 5xx."""
+    if _CONTROL.search(value):
+        raise ValueError("control characters are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text") from None
+    return value
+
+
+def _line(value: str) -> str:
+    value = _storable(value)
+    if "\n" in value or "\r" in value or "\t" in value:
+        raise ValueError("a single line of text is expected")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _block(value: str) -> str:
+    value = _storable(value)
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+#: One line of visible text (names, titles, secrets).
+Line = Annotated[str, AfterValidator(_line)]
+#: Free text over lines (greetings, messages, documents).
+Block = Annotated[str, AfterValidator(_block)]
+
+# -- site settings ----------------------------------------------------------------------
+
+_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$")
+_TIME = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class WidgetLookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    color: str | None = Field(default=None, description="`#rgb` or `#rrggbb`")
+    position: Literal["bottom-right", "bottom-left"] | None = None
+
+    @field_validator("color")
+    @classmethod
+    def _color(cls, value: str | None) -> str | None:
+        if value is not None and not _COLOR.match(value):
+            raise ValueError("a colour is #rgb or #rrggbb")
+        return value
+
+
+class SiteSettingsIn(BaseModel):
+    """The settings an owner edits; a field left out keeps its current value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
+    greeting: Block | None = Field(default=None, min_length=1, max_length=1000)
+    allowed_origins: list[str] | None = Field(default=None, max_length=100)
+    require_identity: bool | None = None
+    identity_secret: Line | None = Field(default=None, min_length=16, max_length=200)
+    show_confidence: bool | None = None
+    widget: WidgetLookIn | None = None
+    hold_below_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    hold_disabled: bool = Field(
+        default=False, description="true: never hold AI answers (clears the threshold)"
+    )
+    hold_seconds: int | None = Field(default=None, ge=5, le=3600)
+    hold_timeout_action: Literal["send", "fallback"] | None = None
+    fallback_text: Block | None = Field(default=None, min_length=1, max_length=1000)
+    ai_resumes_after_agent: bool | None = None
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        cleaned = []
+        for origin in value:
+            origin = origin.strip().rstrip("/")
+            if not _ORIGIN.match(origin):
+                raise ValueError(f"{origin[:100]!r} is not an origin like https://www.example.com")
+            cleaned.append(origin)
+        return list(dict.fromkeys(cleaned))
+
+
+#: The site record's fields the conversation service takes back on PUT.
+_SITE_FIELDS = (
+    "name",
+    "public_key",
+    "allowed_origins",
+    "greeting",
+    "require_identity",
+    "identity_secret",
+    "show_confidence",
+    "widget",
+    "hold_below_confidence",
+    "hold_seconds",
+    "hold_timeout_action",
+    "fallback_text",
+    "ai_resumes_after_agent",
+)
+
+
+def merged_site(current: dict[str, Any], change: SiteSettingsIn) -> dict[str, Any]:
+    """The full record to PUT: the current one with the change applied."""
+    body = {key: current[key] for key in _SITE_FIELDS if key in current}
+    updates = change.model_dump(exclude_unset=True, exclude={"widget", "hold_disabled"})
+    body.update(updates)
+    if change.widget is not None:
+        look = dict(current.get("widget") or {})
+        look.update(change.widget.model_dump(exclude_none=True))
+        body["widget"] = look
+    if change.hold_disabled:
+        body["hold_below_confidence"] = None
+    if body.get("require_identity") and not body.get("identity_secret"):
+        raise UpstreamRefused("identity verification needs an identity secret (16+ characters)")
+    return body
+
+
+@router.get("/site", summary="The site's settings", responses=_ERRORS)
+async def get_site(manager: Manager, backends: Backends) -> dict[str, Any]:
+    site = await backends.call("conversation", "GET", f"/internal/sites/{_site(manager)}")
+    return dict(site)
+
+
+@router.put("/site", summary="Change the site's settings", responses=_ERRORS)
+async def put_site(body: SiteSettingsIn, manager: Manager, backends: Backends) -> dict[str, Any]:
+    path = f"/internal/sites/{_site(manager)}"
+    current = await backends.call("conversation", "GET", path)
+    updated = await backends.call("conversation", "PUT", path, json=merged_site(current, body))
+    return dict(updated)
+
+
+class BusinessHoursIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: Line = Field(default="UTC", min_length=1, max_length=64)
+    days: dict[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"], tuple[str, str]] = Field(
+        default_factory=dict, description='e.g. {"mon": ["09:00", "17:00"]}'
+    )
+
+    @field_validator("days")
+    @classmethod
+    def _times(cls, days: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+        for day, (opens, closes) in days.items():
+            if not _TIME.match(opens) or not _TIME.match(closes):
+                raise ValueError(f"{day}: times are HH:MM")
+            if closes != "24:00" and closes <= opens:
+                raise ValueError(f"{day}: {closes} is not after {opens}")
+        return days
+
+
+class RoutingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    business_hours: BusinessHoursIn | None = None
+    offline_message: Block | None = Field(default=None, max_length=1000)
+    vip_visitor_ids: list[Annotated[Line, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=list, max_length=10_000
+    )
+
+
+@router.get("/routing", summary="Business hours and routing", responses=_ERRORS)
+async def get_routing(manager: Manager, backends: Backends) -> dict[str, Any]:
+    routing = await backends.call("escalation", "GET", f"/internal/sites/{_site(manager)}/routing")
+    return dict(routing)
+
+
+@router.put("/routing", summary="Change business hours and routing", responses=_ERRORS)
+async def put_routing(body: RoutingIn, manager: Manager, backends: Backends) -> dict[str, Any]:
+    routing = await backends.call(
+        "escalation",
+        "PUT",
+        f"/internal/sites/{_site(manager)}/routing",
+        json=body.model_dump(mode="json"),
+    )
+    return dict(routing)
+
+
+# -- conversations ----------------------------------------------------------------------
+
+ConfidenceBand = Literal["low", "medium", "high", "none"]
+#: Bands of the last AI confidence: low < 0.5 <= medium < 0.8 <= high.
+BANDS: dict[str, tuple[float, float]] = {
+    "low": (0.0, 0.5),
+    "medium": (0.5, 0.8),
+    "high": (0.8, 1.01),
+}
+_SEARCH_FETCH = 200
+_SEARCH_MESSAGES_OF = 60
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _band(confidence: Any) -> str:
+    if not isinstance(confidence, (int, float)):
+        return "none"
+    for band, (low, high) in BANDS.items():
+        if low <= confidence < high:
+            return band
+    return "none"
+
+
+class ConversationFilter(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    date_from: date | None = None
+    date_to: date | None = None
+    status: str | None = None
+    confidence: ConfidenceBand | None = None
+    language: str | None = None
+    escalated: bool | None = None
+
+    def keeps(self, conversation: dict[str, Any]) -> bool:
+        created = _moment(conversation.get("created_at"))
+        if self.date_from and (
+            created is None or created < datetime.combine(self.date_from, time(), tzinfo=UTC)
+        ):
+            return False
+        if self.date_to and (
+            created is None
+            or created >= datetime.combine(self.date_to + timedelta(days=1), time(), tzinfo=UTC)
+        ):
+            return False
+        if self.status and conversation.get("status") != self.status:
+            return False
+        if self.confidence and _band(conversation.get("last_confidence")) != self.confidence:
+            return False
+        language = str(conversation.get("language") or "")
+        if self.language and language.split("-")[0].lower() != self.language.lower():
+            return False
+        if self.escalated is not None:
+            escalated = bool(conversation.get("escalation_reason")) or conversation.get(
+                "status"
+            ) in ("pending",)
+            if escalated != self.escalated:
+                return False
+        return True
+
+
+def _search_text(conversation: dict[str, Any]) -> str:
+    visitor = conversation.get("visitor") or {}
+    agent = conversation.get("assigned_agent") or {}
+    parts: Iterable[Any] = (
+        conversation.get("conversation_id"),
+        conversation.get("escalation_reason"),
+        visitor.get("id") if isinstance(visitor, dict) else None,
+        visitor.get("name") if isinstance(visitor, dict) else None,
+        agent.get("name") if isinstance(agent, dict) else None,
+    )
+    return " ".join(str(p) for p in parts if p).lower()
+
+
+async def _matches_messages(backends: AdminBackends, conversation_id: str, needle: str) -> bool:
+    body = await backends.call(
+        "conversation",
+        "GET",
+        f"/internal/conversations/{quote(conversation_id, safe='')}/messages",
+        params={"after_seq": 0, "limit": 500},
+        not_found_ok=True,
+    )
+    messages = body.get("messages", []) if isinstance(body, dict) else []
+    return any(needle in str(m.get("text", "")).lower() for m in messages if isinstance(m, dict))
+
+
+@router.get(
+    "/conversations",
+    summary="Browse the site's conversations",
+    description=(
+        "Most recent first. `from`/`to` are dates (UTC, inclusive); `confidence` is the band "
+        "of the last AI answer (low < 0.5 ≤ medium < 0.8 ≤ high; none: no AI answer); `q` "
+        "searches ids, visitor and agent names and the text of recent conversations' messages."
+    ),
+    responses=_ERRORS,
+)
+async def list_conversations(
+    manager: Manager,
+    backends: Backends,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+    status_: Annotated[
+        Literal["active", "pending", "flagged", "resolved", "error"] | None, Query(alias="status")
+    ] = None,
+    confidence: ConfidenceBand | None = None,
+    language: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")] = None,
+    escalated: bool | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    if date_from and date_to and date_to < date_from:
+        raise UpstreamRefused("'to' is before 'from'")
+    params: dict[str, Any] = {"site_id": manager.identity.site_id, "limit": 500}
+    if status_:
+        params["status"] = status_
+    body = await backends.call("conversation", "GET", "/internal/conversations", params=params)
+    listed = body.get("conversations") if isinstance(body, dict) else None
+    if not isinstance(listed, list):
+        raise UpstreamFailed("the conversation service answered garbage")
+    site_id = manager.identity.site_id
+    wanted = ConversationFilter(
+        date_from=date_from,
+        date_to=date_to,
+        status=status_,
+        confidence=confidence,
+        language=language,
+        escalated=escalated,
+    )
+    found = [c for c in listed if isinstance(c, dict) and c.get("site_id") == site_id]
+    found = [c for c in found if wanted.keeps(c)]
+    if q:
+        needle = q.strip().lower()
+        by_fields = [c for c in found if needle in _search_text(c)]
+        rest = [c for c in found if c not in by_fields][:_SEARCH_MESSAGES_OF]
+        hits = await asyncio.gather(
+            *(_matches_messages(backends, str(c.get("conversation_id")), needle) for c in rest)
+        )
+        matched = {id(c) for c, hit in zip(rest, hits, strict=True) if hit} | {
+            id(c) for c in by_fields
+        }
+        found = [c for c in found if id(c) in matched]
+    return {"conversations": found[:limit], "total": len(found)}
+
+
+@router.get("/conversations/{conversation_id}", summary="One conversation", responses=_ERRORS)
+async def get_conversation(
+    conversation_id: uuid.UUID, manager: Manager, backends: Backends
+) -> dict[str, Any]:
+    view = await backends.call(
+        "conversation",
+        "GET",
+        f"/internal/conversations/{conversation_id}/agent-view",
+        not_found_ok=True,
+    )
+    conversation = view.get("conversation") if isinstance(view, dict) else None
+    # Another site's conversation is "not found": its existence is not confirmed.
+    if (
+        not isinstance(conversation, dict)
+        or conversation.get("site_id") != manager.identity.site_id
+    ):
+        raise NotFound("no such conversation")
+    return dict(view)
+
+
+# -- the team ---------------------------------------------------------------------------
+
+_AGENT_ID = r"^[A-Za-z0-9_-]{16,64}$"  # the roster's ids are unguessable: 16+ characters
+_WORD = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+
+
+class AgentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Line = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    name: Line = Field(min_length=1, max_length=200)
+    role: Literal["owner", "admin", "agent"]
+    skills: list[Annotated[str, Field(pattern=_WORD)]] = Field(default_factory=list, max_length=50)
+    languages: list[Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")]] = (
+        Field(default_factory=list, max_length=30)
+    )
+    max_concurrent: int = Field(default=3, ge=0, le=100)
+    password: Line | None = Field(default=None, min_length=8, max_length=1024)
+    active: bool | None = None
+
+
+@router.get("/agents", summary="The team", responses=_ERRORS)
+async def list_agents(manager: Manager, backends: Backends) -> dict[str, Any]:
+    return dict(
+        await backends.call("escalation", "GET", f"/internal/sites/{_site(manager)}/agents")
+    )
+
+
+@router.put(
+    "/agents/{agent_id}",
+    summary="Add or change an agent",
+    description="Only an owner may make someone an owner, or change an owner.",
+    responses=_ERRORS,
+)
+async def put_agent(
+    agent_id: Annotated[str, Path(pattern=_AGENT_ID)],
+    body: AgentIn,
+    manager: Manager,
+    backends: Backends,
+) -> dict[str, Any]:
+    site = _site(manager)
+    if manager.identity.role != "owner":
+        if body.role == "owner":
+            raise NotAllowed("only an owner may make someone an owner")
+        team = await backends.call("escalation", "GET", f"/internal/sites/{site}/agents")
+        for member in team.get("agents", []) if isinstance(team, dict) else []:
+            if (
+                isinstance(member, dict)
+                and member.get("agent_id") == agent_id
+                and member.get("role") == "owner"
+            ):
+                raise NotAllowed("only an owner may change an owner")
+    return dict(
+        await backends.call(
+            "escalation",
+            "PUT",
+            f"/internal/sites/{site}/agents/{quote(agent_id, safe='')}",
+            json=body.model_dump(exclude_none=True),
+        )
+    )
+
+
+@router.get("/queue", summary="Conversations waiting for an agent", responses=_ERRORS)
+async def get_queue(manager: Manager, backends: Backends) -> dict[str, Any]:
+    return dict(await backends.call("escalation", "GET", f"/internal/sites/{_site(manager)}/queue"))
+
+
+@roster_router.get(
+    "/roster",
+    summary="The team, for transfers",
+    description="Every agent of the site: id, name, role, skills, languages and presence.",
+    responses=_ERRORS,
+)
+async def roster(agent: Agent, backends: Backends) -> dict[str, Any]:
+    team = await backends.call("escalation", "GET", f"/internal/sites/{_site(agent)}/agents")
+    members = team.get("agents", []) if isinstance(team, dict) else []
+    shown = ("agent_id", "name", "role", "skills", "languages", "active", "presence")
+    return {
+        "agents": [
+            {key: member.get(key) for key in shown}
+            for member in members
+            if isinstance(member, dict) and member.get("site_id") == agent.identity.site_id
+        ]
+    }
+
+
+# -- the knowledge base -----------------------------------------------------------------
+
+_DOCUMENT_ID = r"^[a-z0-9][a-z0-9_-]{0,80}$"
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Line = Field(min_length=1, max_length=300)
+    text: Block = Field(min_length=1, max_length=2_000_000)
+    format: Literal["markdown", "text"] = "markdown"
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
+
+
+def _documents(claims: AgentClaims) -> str:
+    return f"/v1/admin/sites/{_site(claims)}/documents"
+
+
+@router.get("/documents", summary="The knowledge base's documents", responses=_ERRORS)
+async def list_documents(
+    manager: Manager,
+    backends: Backends,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    return dict(
+        await backends.call(
+            "answering", "GET", _documents(manager), params={"limit": limit, "offset": offset}
+        )
+    )
+
+
+@router.put(
+    "/documents/{document_id}",
+    summary="Add or replace a document (indexed at once)",
+    description="Putting the same id again replaces and re-indexes the document.",
+    responses=_ERRORS,
+)
+async def put_document(
+    document_id: Annotated[str, Path(pattern=_DOCUMENT_ID)],
+    body: DocumentIn,
+    manager: Manager,
+    backends: Backends,
+) -> dict[str, Any]:
+    return dict(
+        await backends.call(
+            "answering",
+            "PUT",
+            f"{_documents(manager)}/{document_id}",
+            json=body.model_dump(exclude_none=True),
+        )
+    )
+
+
+@router.delete(
+    "/documents/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Remove a document",
+    responses=_ERRORS,
+)
+async def delete_document(document_id: str, manager: Manager, backends: Backends) -> Response:
+    if not re.match(_DOCUMENT_ID, document_id):
+        raise NotFound("no such document")
+    await backends.call("answering", "DELETE", f"{_documents(manager)}/{document_id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- analytics --------------------------------------------------------------------------
+
+
+@router.get("/analytics/summary", summary="The site's numbers", responses=_ERRORS)
+async def analytics_summary(
+    manager: Manager,
+    backends: Backends,
+    date_from: Annotated[date | None, Query(alias="from")] = None,
+    date_to: Annotated[date | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    if date_from and date_to and date_to < date_from:
+        raise UpstreamRefused("'to' is before 'from'")
+    params = {}
+    if date_from:
+        params["from"] = date_from.isoformat()
+    if date_to:
+        params["to"] = date_to.isoformat()
+    return dict(
+        await backends.call(
+            "analytics", "GET", f"/v1/analytics/sites/{_site(manager)}/summary", params=params
+        )
+    )
