@@ -62,6 +62,7 @@ service_env() {
       echo "TANDEM_GATEWAY_CONVERSATION_URL=http://$HOST:${PORTS[conversation]}"
       echo "TANDEM_GATEWAY_ANALYTICS_URL=http://$HOST:${PORTS[analytics]}"
       echo "TANDEM_GATEWAY_ANSWERING_URL=http://$HOST:${PORTS[answering]}"
+      echo "TANDEM_GATEWAY_ESCALATION_URL=http://$HOST:${PORTS[escalation]}"
       echo "TANDEM_GATEWAY_DEV_MODE=true"
       echo "TANDEM_GATEWAY_DEMO_DOCS_DIR=$REPO_ROOT/docs"
       ;;
