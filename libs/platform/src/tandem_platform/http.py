@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -24,7 +24,7 @@ class Readiness(BaseModel):
     duration_ms: float
 
 
-def ops_router(checks: dict[str, ReadinessCheck], *, timeout: float = 2.0) -> APIRouter:
+def ops_router(checks: Mapping[str, ReadinessCheck], *, timeout: float = 2.0) -> APIRouter:
     """Liveness is cheap and checks nothing external (a dependency outage must not restart
     pods); readiness checks each dependency with a timeout and says which one failed."""
     router = APIRouter(tags=["operations"])

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
 from tandem_events import (
     AgentAssigned,
     AgentJoined,
@@ -40,6 +39,7 @@ from tandem_events import (
     utc_now,
 )
 from tandem_platform.metrics import EVENTS_CONSUMED
+from tandem_platform.postgres import Pool as PgPool
 from tandem_platform.postgres import claim_event
 
 from .adapters import projections
@@ -96,12 +96,12 @@ SITE_EVENTS = (KnowledgeDocumentIndexed, KnowledgeDocumentRemoved)
 
 @dataclass
 class AnalyticsProjector:
-    pool: AsyncConnectionPool | None = None
+    pool: PgPool | None = None
 
-    def attach(self, pool: AsyncConnectionPool) -> None:
+    def attach(self, pool: PgPool) -> None:
         self.pool = pool
 
-    def _pool(self) -> AsyncConnectionPool:
+    def _pool(self) -> PgPool:
         if self.pool is None:
             raise RuntimeError("the analytics projector has no database pool yet")
         return self.pool

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from psycopg_pool import AsyncConnectionPool
+from tandem_platform.postgres import Pool as PgPool
 from tandem_platform.postgres import migrate, open_pool
 
 from .adapters.calibration_store import load_calibration
@@ -30,7 +30,7 @@ from .settings import AnsweringSettings
 @dataclass
 class Runtime:
     settings: AnsweringSettings
-    pool: AsyncConnectionPool
+    pool: PgPool
     store: WeaviateKnowledgeStore
     model: SentenceTransformerEncoder
     encoder: BatchingEncoder

@@ -15,9 +15,9 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 from tandem_events import (
     AgentJoined,
     AgentLeft,
@@ -36,6 +36,7 @@ from tandem_events import (
 )
 from tandem_events.wire import child_traceparent
 from tandem_platform.metrics import EVENTS_CONSUMED
+from tandem_platform.postgres import Pool as PgPool
 from tandem_platform.postgres import claim_event, enqueue
 
 from .adapters import repository, roster
@@ -71,7 +72,7 @@ SOURCE = "/tandem/escalation"
 #: Inbox consumer name: one projection of the events, so one name.
 CONSUMER = "escalation"
 
-Conn = AsyncConnection
+Conn = AsyncConnection[Any]
 Rule = Callable[[ConversationState, EscalationPolicy], Outcome]
 #: What happens to the conversation's routing once the rules have run.
 After = Callable[[Conn, Outcome, EscalationRaised | None], Awaitable[None]]
@@ -82,9 +83,9 @@ class EscalationHandlers:
     policies: repository.PolicyBook
     dispatcher: Dispatcher | None = None
     embedder: Embedder | None = None
-    pool: AsyncConnectionPool | None = None
+    pool: PgPool | None = None
 
-    def attach(self, pool: AsyncConnectionPool) -> None:
+    def attach(self, pool: PgPool) -> None:
         self.pool = pool
 
     async def handle(self, event: Event, *, traceparent: str | None = None) -> None:
@@ -147,7 +148,7 @@ class EscalationHandlers:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _pool(self) -> AsyncConnectionPool:
+    def _pool(self) -> PgPool:
         if self.pool is None:
             raise RuntimeError("the escalation handlers have no database pool yet")
         return self.pool

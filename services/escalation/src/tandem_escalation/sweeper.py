@@ -16,8 +16,8 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from psycopg_pool import AsyncConnectionPool
 from tandem_events import utc_now
+from tandem_platform.postgres import Pool as PgPool
 
 from .adapters import routing_store as store
 from .dispatch import Cause, Dispatcher
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 class Sweeper:
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        pool: PgPool,
         dispatcher: Dispatcher,
         *,
         interval_seconds: float = 2.0,

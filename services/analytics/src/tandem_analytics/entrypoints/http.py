@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from tandem_events import utc_now
+from tandem_platform.postgres import Pool as PgPool
 
 from ..adapters import queries
 from ..domain.report import PeriodError, parse_period
@@ -115,14 +115,14 @@ class ConversationList(BaseModel):
     conversations: list[ConversationRow]
 
 
-def _pool(request: Request) -> AsyncConnectionPool:
-    pool: AsyncConnectionPool | None = request.app.state.projector.pool
+def _pool(request: Request) -> PgPool:
+    pool: PgPool | None = request.app.state.projector.pool
     if pool is None:
         raise HTTPException(503, "the service is starting")
     return pool
 
 
-Pool = Annotated[AsyncConnectionPool, Depends(_pool)]
+Pool = Annotated[PgPool, Depends(_pool)]
 
 router = APIRouter(prefix="/v1/analytics/sites", tags=["analytics"])
 

@@ -21,8 +21,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from psycopg_pool import AsyncConnectionPool
 from tandem_events import KnowledgeDocumentIndexed, KnowledgeDocumentRemoved
+from tandem_platform.postgres import Pool as PgPool
 from tandem_platform.postgres import enqueue
 
 from ..adapters.embedder import BatchingEncoder
@@ -60,7 +60,7 @@ class IngestionService:
     def __init__(
         self,
         *,
-        pool: AsyncConnectionPool,
+        pool: PgPool,
         store: WeaviateKnowledgeStore,
         encoder: BatchingEncoder,
         language: LanguageDetector,

@@ -12,17 +12,17 @@ Bad input is a 422 ``{"error": {"code": "invalid_request", ...}}``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from tandem_platform.http import ReadinessCheck, ops_router
+from tandem_platform.postgres import Pool as PgPool
 
 from ..adapters import repository
 from ..adapters.embedder import Embedder
@@ -61,9 +61,9 @@ class SitePolicy(BaseModel):
     effective: EffectivePolicy
 
 
-def _pool(request: Request) -> AsyncConnectionPool:
+def _pool(request: Request) -> PgPool:
     """The service's database pool (503 until the lifespan opened it)."""
-    pool: AsyncConnectionPool | None = request.app.state.handlers.pool
+    pool: PgPool | None = request.app.state.handlers.pool
     if pool is None:
         raise HTTPException(503, "the service is starting")
     return pool
@@ -74,7 +74,7 @@ def _policies(request: Request) -> repository.PolicyBook:
     return book
 
 
-Pool = Annotated[AsyncConnectionPool, Depends(_pool)]
+Pool = Annotated[PgPool, Depends(_pool)]
 Policies = Annotated[repository.PolicyBook, Depends(_policies)]
 
 router = APIRouter(prefix="/internal/sites", tags=["escalation policy"])
@@ -137,7 +137,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_error)
 
 
-def readiness_router(checks: dict[str, ReadinessCheck], embedder: Embedder) -> APIRouter:
+def readiness_router(checks: Mapping[str, ReadinessCheck], embedder: Embedder) -> APIRouter:
     """``/readyz`` as the shared ops router serves it, plus a ``details`` entry saying
     whether the embedding model runs or the rules fell back to the lexicon and token
     similarity: degraded, not unready."""

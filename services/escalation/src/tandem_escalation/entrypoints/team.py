@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
-from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException
 from tandem_events import utc_now
+from tandem_platform.postgres import Pool as PgPool
 
 from ..adapters import roster
 from ..adapters import routing_store as store
@@ -146,8 +146,8 @@ class RoutingView(RoutingSettings):
     open_now: bool = Field(description="whether it is within business hours now")
 
 
-def _pool(request: Request) -> AsyncConnectionPool:
-    pool: AsyncConnectionPool | None = request.app.state.handlers.pool
+def _pool(request: Request) -> PgPool:
+    pool: PgPool | None = request.app.state.handlers.pool
     if pool is None:
         raise HTTPException(503, "the service is starting")
     return pool
@@ -163,7 +163,7 @@ def _passwords(request: Request) -> roster.Passwords:
     return passwords
 
 
-Pool = Annotated[AsyncConnectionPool, Depends(_pool)]
+Pool = Annotated[PgPool, Depends(_pool)]
 Dispatch = Annotated[Dispatcher, Depends(_dispatcher)]
 PasswordHashing = Annotated[roster.Passwords, Depends(_passwords)]
 
