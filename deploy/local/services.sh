@@ -135,6 +135,8 @@ seed() {
   cat >"$RUN_DIR/local.env" <<ENV
 GATEWAY_URL=$gw
 DEMO_PAGE_URL=$gw/demo?site_key=$key
+CONSOLE_URL=$gw/console
+DASHBOARD_URL=$gw/dashboard
 DEMO_SITE_ID=demo
 DEMO_SITE_KEY=$key
 CONVERSATION_URL=$conv
