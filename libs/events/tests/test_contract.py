@@ -177,3 +177,32 @@ def test_key_is_the_conversation_and_caused_events_carry_the_chain() -> None:
     assert answer.causation_id == question.event_id
     assert answer.correlation_id == question.event_id
     assert answer.event_id == deterministic_event_id("AnswerScored", question.message_id)
+
+
+def test_events_on_gives_exactly_the_event_types_of_the_topics() -> None:
+    from pydantic import TypeAdapter
+    from tandem_events import ConversationStarted, ReplyPosted, events_on
+    from tandem_events.topics import DEAD_LETTER, VISITOR_EVENTS
+
+    adapter = TypeAdapter(events_on(VISITOR_EVENTS))
+    started = ConversationStarted(
+        site_id="acme",
+        conversation_id=uuid.uuid4(),
+        greeting_message_id=uuid.uuid4(),
+        greeting_seq=1,
+        greeting_text="Hi",
+    )
+    assert adapter.validate_python(started) == started
+    reply = ReplyPosted(
+        site_id="acme",
+        conversation_id=uuid.uuid4(),
+        message_id=uuid.uuid4(),
+        seq=2,
+        author="ai",
+        text="x",
+        created_at=started.occurred_at,
+    )
+    with pytest.raises(ValidationError):  # carried by another topic: not in this union
+        adapter.validate_python(reply.model_dump())
+    with pytest.raises(ValueError, match="no event type"):
+        events_on(DEAD_LETTER)

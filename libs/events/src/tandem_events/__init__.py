@@ -27,7 +27,14 @@ from .conversation import (
 )
 from .envelope import Event, deterministic_event_id, utc_now
 from .escalation import AgentAssigned, EscalationQueued, EscalationRaised, EscalationReason
-from .registry import DEFAULT_REGISTRY, EVENT_TYPES, EventRegistry, UnknownEventError, parse_event
+from .registry import (
+    DEFAULT_REGISTRY,
+    EVENT_TYPES,
+    EventRegistry,
+    UnknownEventError,
+    events_on,
+    parse_event,
+)
 from .topics import ALL_TOPICS, Topic
 from .visitor import (
     MAX_MESSAGE_CHARS,
@@ -81,6 +88,7 @@ __all__ = [
     "Topic",
     "UnknownEventError",
     "deterministic_event_id",
+    "events_on",
     "parse_event",
     "utc_now",
 ]

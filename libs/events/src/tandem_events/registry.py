@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias, Union
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from .agent import (
     AgentJoined,
@@ -36,6 +36,7 @@ from .conversation import (
 )
 from .envelope import Event
 from .escalation import AgentAssigned, EscalationQueued, EscalationRaised
+from .topics import Topic
 from .visitor import (
     ConversationDeletionRequested,
     ConversationRated,
@@ -144,6 +145,21 @@ class EventRegistry:
         return self.model_for(upcasted["event_type"]).model_validate(upcasted)
 
 
+def events_on(*topics: Topic) -> Any:
+    """The discriminated union of every event type the ``topics`` carry, for a subscriber's
+    payload annotation.
+
+    Taken from the registry, so an event type added to one of those topics later is
+    accepted (and ignored by a handler that does not care) instead of dead-lettered as
+    undecodable.
+    """
+    names = {topic.name for topic in topics}
+    carried = tuple(t for t in EVENT_TYPES if t.topic in names)
+    if not carried:
+        raise ValueError(f"no event type is published on {sorted(names)}")
+    return Annotated[Union[carried], Field(discriminator="event_type")]  # noqa: UP007
+
+
 DEFAULT_REGISTRY = EventRegistry()
 
 
@@ -158,5 +174,6 @@ __all__ = [
     "EventRegistry",
     "UnknownEventError",
     "ValidationError",
+    "events_on",
     "parse_event",
 ]

@@ -1,45 +1,19 @@
 """The analytics service's one Kafka subscriber: every topic but the dead letters.
 
-The payload type lists every event type in the contract, so an event no projection uses
+The payload type is every event type those topics carry (from the registry), so an event no projection uses
 is acknowledged and ignored instead of failing validation and being dead-lettered.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, TypeAlias
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
-from pydantic import Field
 from tandem_events import (
     ALL_TOPICS,
-    AgentAssigned,
-    AgentJoined,
-    AgentLeft,
-    AgentPresenceChanged,
-    AgentReplied,
-    AnswerScored,
-    ConversationDeleted,
-    ConversationDeletionRequested,
-    ConversationRated,
-    ConversationResolved,
-    ConversationStarted,
-    ConversationStatusChanged,
-    ConversationTransferred,
-    EscalationQueued,
-    EscalationRaised,
-    EscalationRequested,
-    HeldReplyReleased,
-    HeldReplyReviewed,
-    HumanRequested,
-    KnowledgeDocumentIndexed,
-    KnowledgeDocumentRemoved,
-    MessageReceived,
-    NoteAdded,
-    ReplyCorrected,
-    ReplyHeld,
-    ReplyPosted,
-    ResolutionRequested,
+    Event,
+    events_on,
 )
 from tandem_events.topics import DEAD_LETTER
 from tandem_platform.messaging import AT_LEAST_ONCE, decode_event
@@ -49,36 +23,10 @@ from ..settings import AnalyticsSettings
 
 SUBSCRIBED_TOPICS = tuple(topic for topic in ALL_TOPICS if topic != DEAD_LETTER)
 
-AnalyticsInput = Annotated[
-    ConversationStarted
-    | MessageReceived
-    | ConversationRated
-    | HumanRequested
-    | ConversationDeletionRequested
-    | AnswerScored
-    | KnowledgeDocumentIndexed
-    | KnowledgeDocumentRemoved
-    | ReplyPosted
-    | ConversationStatusChanged
-    | ConversationResolved
-    | ConversationDeleted
-    | ReplyHeld
-    | HeldReplyReleased
-    | EscalationRaised
-    | AgentAssigned
-    | EscalationQueued
-    | AgentJoined
-    | AgentLeft
-    | AgentReplied
-    | NoteAdded
-    | HeldReplyReviewed
-    | ReplyCorrected
-    | ConversationTransferred
-    | EscalationRequested
-    | ResolutionRequested
-    | AgentPresenceChanged,
-    Field(discriminator="event_type"),
-]
+if TYPE_CHECKING:
+    AnalyticsInput: TypeAlias = Event
+else:
+    AnalyticsInput = events_on(*SUBSCRIBED_TOPICS)
 
 
 def register_consumers(

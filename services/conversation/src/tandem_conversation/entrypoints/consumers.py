@@ -6,12 +6,11 @@ once instead of once per topic: fewer rebalances, and one partition assignment t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, TypeAlias, Union
+from typing import TYPE_CHECKING, TypeAlias
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
-from pydantic import Field
-from tandem_events import EVENT_TYPES, Event
+from tandem_events import Event, events_on
 from tandem_events.topics import AGENT_EVENTS, ANSWERING_EVENTS, ESCALATION_EVENTS, VISITOR_EVENTS
 from tandem_platform.messaging import AT_LEAST_ONCE, decode_event
 
@@ -23,14 +22,7 @@ CONSUMED_TOPICS = (VISITOR_EVENTS, ANSWERING_EVENTS, ESCALATION_EVENTS, AGENT_EV
 if TYPE_CHECKING:
     ConsumedEvent: TypeAlias = Event
 else:
-    # Every event type these topics carry, from the registry: an event type added to one of
-    # them later is accepted (and ignored by the handler) instead of dead-lettered.
-    ConsumedEvent = Annotated[
-        Union[  # noqa: UP007 - a Union built from a tuple needs the subscription form
-            tuple(t for t in EVENT_TYPES if t.topic in {topic.name for topic in CONSUMED_TOPICS})
-        ],
-        Field(discriminator="event_type"),
-    ]
+    ConsumedEvent = events_on(*CONSUMED_TOPICS)
 
 
 def register(broker: KafkaBroker, settings: ConversationSettings, deps: Deps) -> DefaultSubscriber:

@@ -6,38 +6,17 @@ use is acknowledged and ignored instead of failing validation and being dead-let
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, TypeAlias
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.subscriber.usecase import DefaultSubscriber
-from pydantic import Field
 from tandem_events import (
     AgentAssigned,
-    AgentJoined,
-    AgentLeft,
-    AgentPresenceChanged,
-    AgentReplied,
-    AnswerScored,
-    ConversationDeleted,
-    ConversationDeletionRequested,
-    ConversationRated,
-    ConversationResolved,
-    ConversationStarted,
-    ConversationStatusChanged,
-    ConversationTransferred,
     EscalationQueued,
     EscalationRaised,
-    EscalationRequested,
-    HeldReplyReleased,
-    HeldReplyReviewed,
-    HumanRequested,
-    MessageReceived,
-    NoteAdded,
-    ReplyCorrected,
-    ReplyHeld,
-    ReplyPosted,
-    ResolutionRequested,
+    Event,
+    events_on,
 )
 from tandem_events.topics import (
     AGENT_EVENTS,
@@ -53,31 +32,10 @@ from ..settings import EscalationSettings
 
 SUBSCRIBED_TOPICS = (VISITOR_EVENTS, ANSWERING_EVENTS, CONVERSATION_EVENTS, AGENT_EVENTS)
 
-EscalationInput = Annotated[
-    ConversationStarted
-    | MessageReceived
-    | ConversationRated
-    | HumanRequested
-    | ConversationDeletionRequested
-    | AnswerScored
-    | ReplyPosted
-    | ConversationStatusChanged
-    | ConversationResolved
-    | ConversationDeleted
-    | ReplyHeld
-    | HeldReplyReleased
-    | AgentJoined
-    | AgentLeft
-    | AgentReplied
-    | NoteAdded
-    | HeldReplyReviewed
-    | ReplyCorrected
-    | ConversationTransferred
-    | EscalationRequested
-    | ResolutionRequested
-    | AgentPresenceChanged,
-    Field(discriminator="event_type"),
-]
+if TYPE_CHECKING:
+    EscalationInput: TypeAlias = Event
+else:
+    EscalationInput = events_on(*SUBSCRIBED_TOPICS)
 
 
 def register_consumers(

@@ -9,12 +9,11 @@ frames by seq, and a repeated status or handoff frame changes nothing on screen.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Annotated, TypeAlias, Union
+from typing import TYPE_CHECKING, TypeAlias
 
 from faststream.kafka import KafkaBroker
-from pydantic import Field
 from redis.exceptions import RedisError
-from tandem_events import EVENT_TYPES, ConversationDeleted, Event
+from tandem_events import ConversationDeleted, Event, events_on
 from tandem_events.topics import AGENT_EVENTS, CONVERSATION_EVENTS, ESCALATION_EVENTS
 from tandem_platform.messaging import AT_LEAST_ONCE, decode_event
 from tandem_platform.metrics import EVENTS_CONSUMED
@@ -30,14 +29,7 @@ CONSUMER = "gateway"
 if TYPE_CHECKING:
     FanoutEvent: TypeAlias = Event
 else:
-    # Every event type these topics carry, taken from the registry, so an event type added
-    # to one of them later is accepted (and ignored) instead of dead-lettered.
-    FanoutEvent = Annotated[
-        Union[  # noqa: UP007 - a Union built from a tuple needs the subscription form
-            tuple(t for t in EVENT_TYPES if t.topic in {topic.name for topic in FANOUT_TOPICS})
-        ],
-        Field(discriminator="event_type"),
-    ]
+    FanoutEvent = events_on(*FANOUT_TOPICS)
 
 
 def register(broker: KafkaBroker, settings: GatewaySettings, fanout: FanoutService) -> None:
