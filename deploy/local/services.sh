@@ -65,6 +65,14 @@ service_env() {
       echo "TANDEM_GATEWAY_ESCALATION_URL=http://$HOST:${PORTS[escalation]}"
       echo "TANDEM_GATEWAY_DEV_MODE=true"
       echo "TANDEM_GATEWAY_DEMO_DOCS_DIR=$REPO_ROOT/docs"
+      # Rate limits of the local stack: the test suites send far more per minute, from a
+      # few addresses, than one visitor or agent would, so the budgets are larger than the
+      # production defaults. A value set in the caller's environment wins.
+      echo "TANDEM_GATEWAY_RATE_LIMIT_IP_STARTS_PER_MINUTE=${TANDEM_GATEWAY_RATE_LIMIT_IP_STARTS_PER_MINUTE:-200}"
+      echo "TANDEM_GATEWAY_RATE_LIMIT_IP_REQUESTS_PER_MINUTE=${TANDEM_GATEWAY_RATE_LIMIT_IP_REQUESTS_PER_MINUTE:-6000}"
+      echo "TANDEM_GATEWAY_RATE_LIMIT_SITE_STARTS_PER_MINUTE=${TANDEM_GATEWAY_RATE_LIMIT_SITE_STARTS_PER_MINUTE:-3000}"
+      echo "TANDEM_GATEWAY_RATE_LIMIT_SITE_REQUESTS_PER_MINUTE=${TANDEM_GATEWAY_RATE_LIMIT_SITE_REQUESTS_PER_MINUTE:-60000}"
+      echo "TANDEM_GATEWAY_RATE_LIMIT_AGENT_REQUESTS_PER_MINUTE=${TANDEM_GATEWAY_RATE_LIMIT_AGENT_REQUESTS_PER_MINUTE:-6000}"
       ;;
   esac
 }

@@ -51,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_timeout_seconds,
         timeout_graceful_shutdown=20,
-        # Client IPs and scheme from the ingress (X-Forwarded-*).
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # The app itself takes the client and scheme from X-Forwarded-* of trusted proxies
+        # (ForwardedHeadersMiddleware, TANDEM_GATEWAY_FORWARDED_ALLOW_IPS): one place, the
+        # same under any server.
+        proxy_headers=False,
     )
     return 0
 

@@ -24,8 +24,10 @@ from .adapters.conversation_client import ConversationServiceClient
 from .adapters.escalation_client import EscalationServiceClient
 from .adapters.kafka import KafkaEventSink
 from .adapters.live import LiveHub, RedisLiveFanout
+from .adapters.rate_limits import RedisRateLimitStore
 from .adapters.redis_state import AGENT_MESSAGES, RedisConversationFlags, RedisIdempotencyStore
 from .adapters.site_cache import CachedSiteDirectory
+from .domain.rate_limits import RateLimitPolicy
 from .entrypoints import (
     admin_api,
     agent_auth,
@@ -42,12 +44,20 @@ from .entrypoints import (
     widget_assets,
 )
 from .entrypoints.demo import STATIC_DIR
+from .entrypoints.deps import AgentRequestLimit
 from .entrypoints.errors import install_error_handlers
-from .entrypoints.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
+from .entrypoints.middleware import (
+    BodyLimitMiddleware,
+    ForwardedHeadersMiddleware,
+    RateLimitHeadersMiddleware,
+    RequestMetricsMiddleware,
+)
+from .entrypoints.schemas import error_responses
 from .runtime import GatewayRuntime
 from .service_layer.agent import AgentConsolePolicy, AgentConsoleService
 from .service_layer.agent_auth import AgentAuthPolicy, AgentAuthService
 from .service_layer.fanout import FanoutService
+from .service_layer.rate_limits import RateLimits
 from .service_layer.widget import WidgetPolicy, WidgetService
 from .settings import GatewaySettings
 
@@ -58,6 +68,11 @@ API_DESCRIPTION = """\
 The public widget API of Tandem (contract: API.md). Every error is
 `{"error": {"code": "...", "message": "..."}}` with a 4xx status, or 503 when a dependency
 is down (retry).
+
+**Rate limits**: widget calls are limited per client address and per site, agent and
+admin calls per agent. Over a limit: 429 `too_many_requests` with `Retry-After` (seconds);
+limited answers carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
+(seconds until the budget is full again).
 
 **Live stream** (websocket, not shown as an operation below):
 `WS /v1/widget/conversations/{conversation_id}/stream?token=<visitor_token>&after_seq=N`
@@ -150,6 +165,18 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         ),
     )
     fanout = FanoutService(live=live, flags=flags, holders=holders)
+    rate_limits = RateLimits(
+        policy=RateLimitPolicy(
+            ip_starts=settings.rate_limit_ip_starts_per_minute,
+            ip_requests=settings.rate_limit_ip_requests_per_minute,
+            site_starts=settings.rate_limit_site_starts_per_minute,
+            site_requests=settings.rate_limit_site_requests_per_minute,
+            agent_requests=settings.rate_limit_agent_requests_per_minute,
+            enabled=settings.rate_limits_enabled,
+        ),
+        store=RedisRateLimitStore(redis),
+        timeout_seconds=settings.rate_limit_timeout_seconds,
+    )
     consumers.register(broker, settings, fanout)
 
     @contextlib.asynccontextmanager
@@ -183,6 +210,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         hub=hub,
         agent_auth=agent_auth_service,
         agents=agent_console,
+        rate_limits=rate_limits,
     )
     app.state.broker = broker
     admin_backends = admin_api.AdminBackends(settings)
@@ -191,6 +219,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     install_error_handlers(app)
     # Middleware is added innermost first.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestMetricsMiddleware)
     # The widget runs on customers' sites: browsers may call from any origin, and each
     # site's own allowed origins are enforced per request (403), not by CORS. Outermost,
@@ -200,8 +229,17 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         allow_origins=["*"],
         allow_methods=["GET", "POST", "PUT", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "X-Site-Key", "traceparent"],
+        # So the widget can read how long to wait after a 429.
+        expose_headers=[
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+        ],
         max_age=600,
     )
+    # Outermost: the client behind trusted proxies, before anything looks at it.
+    app.add_middleware(ForwardedHeadersMiddleware, trusted=settings.trusted_proxies())
 
     async def check_kafka() -> None:
         if not await broker.ping(timeout=2.0):
@@ -230,14 +268,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         rating.router,
         handoff.router,
         agent_auth.router,
-        agent_conversations.router,
         agent_stream.router,
-        admin_api.router,
-        admin_api.roster_router,
         console_pages.router,
         demo.router,
         widget_assets.router,
     ):
         app.include_router(router)
+    # Every call of the agent and admin APIs counts against the signed-in agent's limit.
+    for router in (agent_conversations.router, admin_api.router, admin_api.roster_router):
+        app.include_router(router, dependencies=[AgentRequestLimit], responses=error_responses(429))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

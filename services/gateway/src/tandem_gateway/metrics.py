@@ -35,3 +35,12 @@ LIVE_FRAMES = Counter(
     "Frames the fan-out consumer published to Redis, by frame type.",
     ["frame_type"],
 )
+RATE_LIMIT_REJECTIONS = Counter(
+    "tandem_gateway_rate_limit_rejections_total",
+    "Requests refused with 429 by a rate limit, by the scope of that limit (ip, site, agent).",
+    ["scope"],
+)
+RATE_LIMIT_ERRORS = Counter(
+    "tandem_gateway_rate_limit_errors_total",
+    "Rate-limit checks that failed (Redis unavailable or slow); the request was let through.",
+)

@@ -8,6 +8,7 @@ from .adapters.live import LiveHub
 from .service_layer.agent import AgentConsoleService
 from .service_layer.agent_auth import AgentAuthService
 from .service_layer.fanout import FanoutService
+from .service_layer.rate_limits import RateLimits
 from .service_layer.widget import WidgetService
 from .settings import GatewaySettings
 
@@ -21,3 +22,5 @@ class GatewayRuntime:
     # The agent console; optional so the widget's tests can build a runtime without it.
     agent_auth: AgentAuthService | None = None
     agents: AgentConsoleService | None = None
+    # Rate limits; None (tests of single features) means unlimited.
+    rate_limits: RateLimits | None = None

@@ -6,9 +6,11 @@ import hashlib
 import hmac
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 from tandem_platform.settings import ServiceSettings
+
+from .domain.client_address import TrustedProxies
 
 #: The token secret shipped in the code. Anyone can read it, so tokens signed with it are
 #: forgeable: the gateway refuses to start with it unless dev mode is on.
@@ -82,9 +84,32 @@ class GatewaySettings(ServiceSettings):
     # Folder of Markdown pages served at /demo/docs/<name>.md: the demo site's knowledge
     # base, so the sources an AI answer cites are links that open.
     demo_docs_dir: str | None = None
-    # Proxies whose X-Forwarded-Proto/For uvicorn believes (comma-separated IPs, or "*"
-    # when only the ingress can reach the pods).
+    # The trusted proxies: peers whose X-Forwarded-For/-Proto are believed (comma-separated
+    # IPs or networks such as 10.0.0.0/8, or "*" when only the ingress can reach the pods).
+    # Any other peer is the client itself, whatever headers it sends.
     forwarded_allow_ips: str = "127.0.0.1"
+
+    # Rate limits: token buckets in Redis shared by every replica, each refilling its size
+    # once a minute (docs/operations.md). Starting conversations and every other visitor
+    # call (messages, rating, hand-off, reading, the live stream) are limited per client
+    # address and per site; the agent and admin APIs per signed-in agent.
+    rate_limits_enabled: bool = True
+    rate_limit_ip_starts_per_minute: int = Field(default=20, ge=1, le=1_000_000)
+    rate_limit_ip_requests_per_minute: int = Field(default=120, ge=1, le=1_000_000)
+    rate_limit_site_starts_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    rate_limit_site_requests_per_minute: int = Field(default=6000, ge=1, le=1_000_000)
+    rate_limit_agent_requests_per_minute: int = Field(default=600, ge=1, le=1_000_000)
+    # How long a request waits for Redis's verdict before it is let through (fail open).
+    rate_limit_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        TrustedProxies.parse(value)  # refuses what is neither an address nor a network
+        return value
+
+    def trusted_proxies(self) -> TrustedProxies:
+        return TrustedProxies.parse(self.forwarded_allow_ips)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> GatewaySettings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from .agent_schemas import AgentOut, LoginRequest, LogoutRequest, RefreshRequest, SessionOut
-from .deps import Agent, AgentAuth, ClientIp, MaybeAgent
+from .deps import Agent, AgentAuth, AgentRequestLimit, ClientIp, MaybeAgent
 from .schemas import error_responses
 
 router = APIRouter(prefix="/v1/agent", tags=["agent: sign-in"])
@@ -69,7 +69,8 @@ async def logout(auth: AgentAuth, agent: MaybeAgent, body: LogoutRequest | None 
     "/me",
     response_model=AgentOut,
     summary="The signed-in agent",
-    responses=error_responses(401, 503),
+    responses=error_responses(401, 429, 503),
+    dependencies=[AgentRequestLimit],
 )
 async def me(agent: Agent) -> AgentOut:
     return AgentOut.of(agent.identity)

@@ -7,7 +7,14 @@ import uuid
 from fastapi import APIRouter, Body, status
 
 from ..service_layer.widget import VisitorIdentity
-from .deps import BrowserOrigin, SiteKey, VisitorOfDeleted, Widget
+from .deps import (
+    BrowserOrigin,
+    ConversationStartLimit,
+    SiteKey,
+    VisitorOfDeleted,
+    VisitorRequestLimit,
+    Widget,
+)
 from .schemas import Accepted, StartConversationRequest, StartConversationResponse, error_responses
 
 router = APIRouter(prefix="/v1/widget", tags=["widget: conversations"])
@@ -22,9 +29,11 @@ router = APIRouter(prefix="/v1/widget", tags=["widget: conversations"])
     description=(
         "Needs the site's public key in `X-Site-Key`. Browsers must come from one of the "
         "site's allowed origins. A visitor identity whose `hmac` does not verify is refused. "
-        "Returns the conversation's bearer token and its greeting (seq 1)."
+        "Returns the conversation's bearer token and its greeting (seq 1). Limited per "
+        "client address and per site (429 with `Retry-After`)."
     ),
-    responses=error_responses(401, 403, 413, 422, 503),
+    responses=error_responses(401, 403, 413, 422, 429, 503),
+    dependencies=[ConversationStartLimit],
 )
 async def start_conversation(
     widget: Widget,
@@ -60,7 +69,8 @@ async def start_conversation(
         "Every store forgets the conversation (asynchronously). Open streams close with "
         "code 4410; later requests for it answer 410. Repeating the request is harmless."
     ),
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(401, 403, 422, 429, 503),
+    dependencies=[VisitorRequestLimit],
 )
 async def delete_conversation(
     conversation_id: uuid.UUID, widget: Widget, visitor: VisitorOfDeleted

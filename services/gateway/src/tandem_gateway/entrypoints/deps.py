@@ -11,12 +11,15 @@ from starlette.requests import HTTPConnection
 
 from ..domain.agent_tokens import AgentClaims
 from ..domain.origins import same_origin
+from ..domain.rate_limits import Bucket
 from ..domain.tokens import VisitorClaims
 from ..runtime import GatewayRuntime
 from ..service_layer.agent import AgentConsoleService
 from ..service_layer.agent_auth import AgentAuthService
-from ..service_layer.errors import Unavailable
+from ..service_layer.errors import GatewayError, Unavailable
+from ..service_layer.rate_limits import RateLimited
 from ..service_layer.widget import RequestOrigin, WidgetService
+from .middleware import RATE_LIMIT_STATE
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -134,8 +137,89 @@ MaybeAgent = Annotated[AgentClaims | None, Depends(_maybe_agent)]
 
 
 def client_ip(connection: HTTPConnection) -> str | None:
-    """The client's address (uvicorn takes it from X-Forwarded-For behind trusted proxies)."""
+    """The client's address (``ForwardedHeadersMiddleware`` takes it from X-Forwarded-For
+    when the peer is a trusted proxy)."""
     return connection.client.host if connection.client else None
 
 
 ClientIp = Annotated[str | None, Depends(client_ip)]
+
+
+# -- rate limits --------------------------------------------------------------------------
+
+
+async def enforce_rate_limit(
+    connection: HTTPConnection, runtime: GatewayRuntime, buckets: list[Bucket]
+) -> None:
+    """Charge the buckets; 429 (``RateLimited``) when a limit refuses. The verdict is left
+    in the request's state for the ``X-RateLimit-*`` headers."""
+    if runtime.rate_limits is None:
+        return
+    try:
+        verdict = await runtime.rate_limits.check(buckets)
+    except RateLimited as refused:
+        setattr(connection.state, RATE_LIMIT_STATE, refused.verdict)
+        raise
+    if verdict is not None:
+        setattr(connection.state, RATE_LIMIT_STATE, verdict)
+
+
+def visitor_site(runtime: GatewayRuntime, token: str | None) -> str | None:
+    """The site a visitor token was issued for; None when it is missing or not valid (the
+    request is then limited by its client address alone, and refused further on)."""
+    if not token:
+        return None
+    try:
+        return runtime.widget.verify_token(token).site_id
+    except GatewayError:
+        return None
+
+
+async def _limit_conversation_start(
+    connection: HTTPConnection, runtime: Runtime, site_key: SiteKey
+) -> None:
+    if runtime.rate_limits is None:
+        return
+    site_id = None
+    key = (site_key or "").strip()
+    if key and len(key) <= 200:
+        site = await runtime.widget.sites.by_key(key)  # cached; the route reads it again
+        site_id = site.site_id if site else None
+    buckets = runtime.rate_limits.policy.conversation_start(client_ip(connection), site_id)
+    await enforce_rate_limit(connection, runtime, buckets)
+
+
+async def limit_visitor_request(
+    connection: HTTPConnection, runtime: GatewayRuntime, token: str | None
+) -> None:
+    """A visitor's request in a conversation (the live stream's handshake too)."""
+    if runtime.rate_limits is None:
+        return
+    site_id = visitor_site(runtime, token)
+    buckets = runtime.rate_limits.policy.visitor_request(client_ip(connection), site_id)
+    await enforce_rate_limit(connection, runtime, buckets)
+
+
+async def _limit_visitor_request(
+    connection: HTTPConnection,
+    runtime: Runtime,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    await limit_visitor_request(
+        connection, runtime, credentials.credentials if credentials else None
+    )
+
+
+async def _limit_agent_request(connection: HTTPConnection, runtime: Runtime, agent: Agent) -> None:
+    if runtime.rate_limits is None:
+        return
+    buckets = runtime.rate_limits.policy.agent_request(agent.identity.agent_id)
+    await enforce_rate_limit(connection, runtime, buckets)
+
+
+#: Route dependencies: the client's and the site's budget for starting conversations...
+ConversationStartLimit = Depends(_limit_conversation_start)
+#: ... and for everything else a visitor does in a conversation.
+VisitorRequestLimit = Depends(_limit_visitor_request)
+#: The signed-in agent's budget on the agent and admin APIs.
+AgentRequestLimit = Depends(_limit_agent_request)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from .deps import Visitor, Widget
+from .deps import Visitor, VisitorRequestLimit, Widget
 from .schemas import MessageAccepted, MessagesResponse, SendMessageRequest, error_responses
 
 router = APIRouter(prefix="/v1/widget", tags=["widget: messages"])
@@ -22,7 +22,8 @@ router = APIRouter(prefix="/v1/widget", tags=["widget: messages"])
         "Answers once the message is durable in Kafka. Resending the same "
         "`client_message_id` returns the same `message_id` and `seq` and creates nothing new."
     ),
-    responses=error_responses(401, 403, 409, 410, 413, 422, 503),
+    responses=error_responses(401, 403, 409, 410, 413, 422, 429, 503),
+    dependencies=[VisitorRequestLimit],
 )
 async def send_message(
     conversation_id: uuid.UUID, body: SendMessageRequest, widget: Widget, visitor: Visitor
@@ -40,7 +41,8 @@ async def send_message(
         "Messages with `seq > after_seq` in order, at most `limit`; page on with the last "
         "`seq` received. Live updates come from the websocket stream."
     ),
-    responses=error_responses(401, 403, 410, 422, 503),
+    responses=error_responses(401, 403, 410, 422, 429, 503),
+    dependencies=[VisitorRequestLimit],
 )
 async def read_messages(
     conversation_id: uuid.UUID,

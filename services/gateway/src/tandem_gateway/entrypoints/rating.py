@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response, status
 
-from .deps import Visitor, Widget
+from .deps import Visitor, VisitorRequestLimit, Widget
 from .schemas import RatingRequest, error_responses
 
 router = APIRouter(prefix="/v1/widget", tags=["widget: rating"])
@@ -17,7 +17,8 @@ router = APIRouter(prefix="/v1/widget", tags=["widget: rating"])
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     summary="Rate the conversation (1 to 5)",
-    responses=error_responses(401, 403, 410, 413, 422, 503),
+    responses=error_responses(401, 403, 410, 413, 422, 429, 503),
+    dependencies=[VisitorRequestLimit],
 )
 async def rate_conversation(
     conversation_id: uuid.UUID, body: RatingRequest, widget: Widget, visitor: Visitor

@@ -124,7 +124,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
         410: "The conversation was deleted",
         413: "Request body too large",
         422: "Malformed or invalid input",
-        429: "Too many attempts; retry after `Retry-After` seconds",
+        429: "Too many requests (a rate limit); retry after `Retry-After` seconds",
         503: "A dependency is unavailable; retry",
     }
     return {

@@ -37,7 +37,8 @@ from ..domain.tokens import VisitorClaims
 from ..metrics import WEBSOCKET_CLOSES, WEBSOCKET_CONNECTIONS
 from ..runtime import GatewayRuntime
 from ..service_layer.errors import GatewayError
-from .deps import Runtime, request_origin
+from ..service_layer.rate_limits import RateLimited
+from .deps import Runtime, limit_visitor_request, request_origin
 from .errors import error_body
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,18 @@ class _Close:
 _CLIENT_LEFT = _Close(CLOSE_NORMAL, "", "client_closed")
 
 
-async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
+async def _deny(
+    websocket: WebSocket,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> None:
     WEBSOCKET_CLOSES.labels(f"refused_{status}").inc()
     if "websocket.http.response" in websocket.scope.get("extensions", {}):
-        await websocket.send_denial_response(JSONResponse(error_body(code, message), status))
+        await websocket.send_denial_response(
+            JSONResponse(error_body(code, message), status, headers=headers)
+        )
         return
     close_code = CLOSE_TRY_AGAIN_LATER if status >= 500 else 4000 + status
     await websocket.close(code=close_code, reason=message[:120])
@@ -84,9 +93,19 @@ async def stream_conversation(websocket: WebSocket, conversation_id: str, runtim
     if after_seq > MAX_SEQ:
         await _deny(websocket, 422, "invalid_request", f"after_seq: must be at most {MAX_SEQ}")
         return
+    token = websocket.query_params.get("token")
+    try:
+        # Opening the stream is a visitor request like any other: limited per client
+        # address and per site before anything else is looked up.
+        await limit_visitor_request(websocket, runtime, token)
+    except RateLimited as refused:
+        await _deny(
+            websocket, 429, refused.code, refused.message, headers=refused.verdict.headers()
+        )
+        return
     try:
         claims = await runtime.widget.authorize_stream(
-            websocket.query_params.get("token"), conversation, request_origin(websocket)
+            token, conversation, request_origin(websocket)
         )
     except GatewayError as exc:
         await _deny(websocket, exc.status, exc.code, exc.message)

@@ -80,3 +80,7 @@ class TooManyRequests(GatewayError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class RateLimitStoreUnavailable(Exception):
+    """The rate limits' store did not answer: requests are let through (fail open)."""
