@@ -13,9 +13,10 @@ from tandem_platform.messaging import DeadLetterPolicy, EventPublisher, ensure_t
 from tandem_platform.postgres import OutboxRelay, broker_publish
 
 from .bootstrap import Runtime, open_runtime
-from .entrypoints import admin_api, consumers
+from .entrypoints import admin_api, consumers, site_admin_api
 from .entrypoints.consumers import SERVICE, ConsumerDeps
 from .service_layer.ingestion import SOURCE
+from .service_layer.site_policy import SitePolicies
 from .settings import AnsweringSettings
 
 
@@ -25,6 +26,22 @@ def build_broker(settings: AnsweringSettings) -> tuple[KafkaBroker, DeadLetterPo
         service=SERVICE,
         max_attempts=settings.consumer_max_attempts,
         backoff_seconds=settings.consumer_retry_backoff_seconds,
+    )
+
+
+def build_site_policies(settings: AnsweringSettings, runtime: Runtime) -> SitePolicies:
+    """Per-site threshold, fallback text and curated answers, embedded by the same model
+    as the questions (the Answerer's ``threshold_for`` is ``site_policies.threshold``)."""
+    return SitePolicies(
+        pool=runtime.pool,
+        schema=settings.postgres_schema,
+        embed=runtime.encoder.encode,
+        model_version=runtime.model_version,
+        default_threshold=settings.answer_threshold,
+        default_fallback_text=settings.fallback_text,
+        match_threshold=settings.curated_match_threshold,
+        match_margin=settings.curated_match_margin,
+        cache_seconds=settings.site_policy_cache_seconds,
     )
 
 
@@ -41,6 +58,7 @@ def create_app(settings: AnsweringSettings | None = None) -> FastAPI:
         async with open_runtime(settings) as runtime:
             app.state.runtime = runtime
             app.state.ingestion = runtime.ingestion
+            app.state.site_policies = build_site_policies(settings, runtime)
             deps.answerer = runtime.answerer
             deps.publisher = EventPublisher(broker, source=SOURCE)
             relay = OutboxRelay(
@@ -60,6 +78,7 @@ def create_app(settings: AnsweringSettings | None = None) -> FastAPI:
                 await broker.stop()
                 await relay.stop()
                 app.state.ingestion = None
+                app.state.site_policies = None
                 deps.answerer = None
 
     app = FastAPI(
@@ -70,6 +89,7 @@ def create_app(settings: AnsweringSettings | None = None) -> FastAPI:
         openapi_url="/v1/admin/openapi.json",
     )
     app.state.ingestion = None
+    app.state.site_policies = None
     app.state.broker = broker
 
     def runtime() -> Runtime:
@@ -104,4 +124,5 @@ def create_app(settings: AnsweringSettings | None = None) -> FastAPI:
         )
     )
     app.include_router(admin_api.router)
+    app.include_router(site_admin_api.router)
     return app

@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 from tandem_platform.settings import ServiceSettings
 
 from .domain.answer import DEFAULT_FALLBACK
+from .domain.curated import DEFAULT_MATCH_MARGIN, DEFAULT_MATCH_THRESHOLD
 
 
 class AnsweringSettings(ServiceSettings):
@@ -49,3 +50,11 @@ class AnsweringSettings(ServiceSettings):
     # Ingestion chunking.
     chunk_max_chars: int = Field(default=900, ge=200, le=8000)
     chunk_overlap_chars: int = Field(default=150, ge=0, le=2000)
+
+    # Curated answers (domain/curated.py says how the defaults were measured): the cosine a
+    # visitor's question needs to a pinned phrasing, and its lead over the next entry.
+    curated_match_threshold: float = Field(default=DEFAULT_MATCH_THRESHOLD, ge=0.5, le=1.0)
+    curated_match_margin: float = Field(default=DEFAULT_MATCH_MARGIN, ge=0.0, le=0.5)
+    # How long a replica trusts its copy of a site's answering settings and curated answers
+    # (changes made through another replica show within this time).
+    site_policy_cache_seconds: float = Field(default=5.0, ge=0.0, le=300.0)

@@ -53,6 +53,30 @@ def migrations(schema: str = SCHEMA) -> list[str]:
             FOREIGN KEY (site_id, document_id)
                 REFERENCES {s}.documents (site_id, document_id) ON DELETE CASCADE
         )""",
+        # A site's answering settings and curated answers (adapters/site_policy_repository.py).
+        f"""
+        CREATE TABLE IF NOT EXISTS {s}.site_answering_settings (
+            site_id          text             PRIMARY KEY,
+            answer_threshold double precision
+                CHECK (answer_threshold >= 0 AND answer_threshold <= 1),
+            fallback_text    text,
+            updated_at       timestamptz      NOT NULL DEFAULT now()
+        );
+        CREATE TABLE IF NOT EXISTS {s}.curated_answers (
+            site_id       text        NOT NULL,
+            curated_id    text        NOT NULL,
+            question      text        NOT NULL,
+            alternatives  text[]      NOT NULL,
+            answer        text        NOT NULL,
+            title         text,
+            url           text,
+            embeddings    bytea       NOT NULL,
+            dimension     integer     NOT NULL,
+            model_version text        NOT NULL,
+            created_at    timestamptz NOT NULL DEFAULT now(),
+            updated_at    timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (site_id, curated_id)
+        )""",
     ]
 
 
