@@ -214,3 +214,77 @@ test("an owner changes the settings and adds a team member", SLOW, async () => {
     await context.close();
   }
 });
+
+test("an owner sets the answer threshold and fallback text and manages curated answers", SLOW, async () => {
+  // A site of its own, so the demo site keeps the defaults.
+  const site = await createSite(env);
+  const siteOwner = await createRosterAgent(env, { role: "owner", name: "Cora Curator", site: site.id });
+  const answeringUrl = (env.ANSWERING_URL || "http://127.0.0.1:8002").replace(/\/$/, "");
+  const stored = async (path) => (await fetch(`${answeringUrl}/v1/admin/sites/${site.id}/${path}`)).json();
+  // What an attacker might pin: it must stay text, never become markup.
+  const payload = `<img src=x onerror="alert('curated')"> ${unique()}`;
+  const { context, page, seen } = await newWatchedPage(browser);
+  try {
+    await page.goto(`${env.GATEWAY_URL}/dashboard`);
+    await signIn(page, siteOwner);
+    await page.locator('[data-tab="knowledge"]').click();
+    const settingsForm = page.locator("[data-testid=answering-settings]");
+    await settingsForm.waitFor();
+    await settingsForm.locator("#answer-threshold").fill("0.65");
+    await settingsForm.locator("#answer-fallback").fill("Let me ask a colleague to help.");
+    await settingsForm.locator("button[type=submit]").click();
+    await page.locator("[data-testid=flash]", { hasText: "Answer settings saved." }).waitFor({ timeout: 30000 });
+    const settings = await stored("answering-settings");
+    assert.equal(settings.answer_threshold, 0.65);
+    assert.equal(settings.fallback_text, "Let me ask a colleague to help.");
+
+    // Add one, with an alternative phrasing and a source.
+    await page.locator('[data-action="add-curated"]').click();
+    const form = page.locator("[data-testid=curated-form]");
+    await form.getByLabel("Question", { exact: true }).fill("When is the shop open?");
+    await form.getByLabel("Other ways visitors ask it (one a line, up to 10)").fill("Opening hours\nAre you open on Sunday?");
+    await form.getByLabel("Answer", { exact: true }).fill(payload);
+    await form.getByLabel("Source title").fill("Opening hours");
+    await form.getByLabel("Source URL").fill("https://shop.example/hours");
+    await form.locator("button[type=submit]").click();
+    await page.locator("[data-testid=flash]", { hasText: "Curated answer saved." }).waitFor({ timeout: 30000 });
+    const rows = page.locator("[data-testid=curated-list] tbody tr");
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 1);
+    const row = rows.first();
+    assert.match(await row.textContent(), /When is the shop open\?.*\+2 other phrasings/);
+    assert.ok((await row.textContent()).includes(payload), "the payload is shown as text");
+    assert.equal(await page.locator("[data-testid=curated-list] img").count(), 0, "no markup was made");
+    const [entry] = (await stored("curated-answers")).curated_answers;
+    assert.deepEqual(entry.alternatives, ["Opening hours", "Are you open on Sunday?"]);
+    assert.equal(entry.url, "https://shop.example/hours");
+    await screenshot(page, "dashboard-curated-answers");
+
+    // Edit it: the same entry, a new answer.
+    await row.locator('[data-action="edit-curated"]').click();
+    await form.getByLabel("Answer", { exact: true }).fill("Nine to five, Monday to Saturday.");
+    await form.locator("button[type=submit]").click();
+    await page.locator("[data-testid=curated-list]", { hasText: "Nine to five" }).waitFor({ timeout: 30000 });
+    const edited = (await stored("curated-answers")).curated_answers;
+    assert.equal(edited.length, 1);
+    assert.equal(edited[0].curated_id, entry.curated_id);
+    assert.equal(edited[0].answer, "Nine to five, Monday to Saturday.");
+
+    // A second entry with the same words is refused with the reason.
+    await page.locator('[data-action="add-curated"]').click();
+    await form.getByLabel("Question", { exact: true }).fill("opening hours");
+    await form.getByLabel("Answer", { exact: true }).fill("Duplicate");
+    await form.locator("button[type=submit]").click();
+    await page.locator(".flash.error", { hasText: "already a phrasing" }).waitFor({ timeout: 30000 });
+
+    // Delete it (confirmed in the dialog).
+    await page.locator('[data-testid=curated-list] [data-action="delete-curated"]').click();
+    await page.locator("[data-testid=flash]", { hasText: "Curated answer deleted." }).waitFor({ timeout: 30000 });
+    assert.equal(await page.locator("[data-testid=curated-list] tbody tr").count(), 0);
+    assert.equal((await stored("curated-answers")).total, 0);
+    assert.deepEqual(seen.errors, []);
+    assert.ok(seen.dialogs.every((message) => message.startsWith("Delete")), `dialogs: ${seen.dialogs}`);
+  } finally {
+    await context.close();
+  }
+});

@@ -698,3 +698,66 @@ async def test_the_dashboard_site_settings_of_site_a_are_only_site_a(tenants: Te
     assert a.greeting in settings.text
     for secret in (b.site_id, b.site_key, b.greeting):
         assert secret not in settings.text
+
+# -- the answering policy (curated answers, threshold, fallback text) -----------------------
+
+
+async def test_the_answering_policy_of_site_b_is_out_of_reach_of_site_a(
+    tenants: Tenants, running: dict[str, str]
+) -> None:
+    a, b, client, gateway = tenants.a, tenants.b, tenants.client, tenants.gateway
+    pinned = f"tenant B pinned answer {uuid.uuid4().hex}"
+    fallback_b = f"tenant B fallback {uuid.uuid4().hex}"
+    created = await client.post(
+        f"{gateway}/v1/admin/curated-answers",
+        json={"question": f"What does tenant B pin {RUN}?", "answer": pinned},
+        headers=bearer(b.access_token),
+    )
+    assert created.status_code == 201, created.text
+    b_entry = created.json()["curated_id"]
+    changed = await client.put(
+        f"{gateway}/v1/admin/answering-settings",
+        json={"answer_threshold": 0.77, "fallback_text": fallback_b},
+        headers=bearer(b.access_token),
+    )
+    assert changed.status_code == 200, changed.text
+    own = await client.post(
+        f"{gateway}/v1/admin/curated-answers",
+        json={"question": f"What does tenant A pin {RUN}?", "answer": "A's own answer"},
+        headers=bearer(a.access_token),
+    )
+    assert own.status_code == 201, own.text
+
+    # A's lists and settings hold A's own entry (the control) and nothing of B's.
+    listed = await client.get(f"{gateway}/v1/admin/curated-answers", headers=bearer(a.access_token))
+    assert listed.status_code == 200, listed.text
+    assert own.json()["curated_id"] in listed.text
+    assert b_entry not in listed.text and pinned not in listed.text
+    settings = await client.get(
+        f"{gateway}/v1/admin/answering-settings", headers=bearer(a.access_token)
+    )
+    assert settings.status_code == 200, settings.text
+    assert fallback_b not in settings.text and b.site_id not in settings.text
+    assert settings.json()["answer_threshold"] != 0.77
+
+    # B's entry by its id, with A's token: not found, whatever the method.
+    entry = f"{gateway}/v1/admin/curated-answers/{b_entry}"
+    intrusion = {"question": "Hijacked?", "answer": f"written by tenant A {uuid.uuid4().hex}"}
+    for method, body in (("GET", None), ("PUT", intrusion), ("DELETE", None)):
+        refused = await client.request(method, entry, json=body, headers=bearer(a.access_token))
+        assert_refused(refused, pinned)
+
+    # A changing A's settings leaves B's as B set them; B's entry is intact.
+    mine = await client.put(
+        f"{gateway}/v1/admin/answering-settings",
+        json={"answer_threshold": 0.11, "fallback_text": "A's fallback"},
+        headers=bearer(a.access_token),
+    )
+    assert mine.status_code == 200, mine.text
+    answering = service_url(running, "ANSWERING_URL", "http://127.0.0.1:8002")
+    stored = await client.get(f"{answering}/v1/admin/sites/{b.site_id}/answering-settings")
+    assert stored.status_code == 200, stored.text
+    assert (stored.json()["answer_threshold"], stored.json()["fallback_text"]) == (0.77, fallback_b)
+    kept = await client.get(entry, headers=bearer(b.access_token))
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["answer"] == pinned

@@ -699,3 +699,140 @@ async def analytics_summary(
             "analytics", "GET", f"/v1/analytics/sites/{_site(manager)}/summary", params=params
         )
     )
+
+# -- the answering policy: threshold, fallback text, curated answers --------------------
+
+_CURATED_ID = r"^ca_[A-Za-z0-9_-]{22}$"
+
+
+class AnsweringSettingsIn(BaseModel):
+    """Fields left out are kept; ``null`` brings one back to the service's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer_threshold: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    fallback_text: Block | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class CuratedAnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    question: Line = Field(min_length=1, max_length=300)
+    alternatives: list[Annotated[Line, Field(min_length=1, max_length=300)]] = Field(
+        default_factory=list, max_length=10
+    )
+    answer: Block = Field(min_length=1, max_length=4000)
+    title: Line | None = Field(default=None, max_length=300)
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
+
+
+def _answering_policy(claims: AgentClaims) -> str:
+    return f"/v1/admin/sites/{_site(claims)}"
+
+
+def _curated_id(curated_id: str) -> str:
+    if not re.match(_CURATED_ID, curated_id):
+        raise NotFound("no such curated answer")
+    return curated_id
+
+
+@router.get(
+    "/answering-settings",
+    summary="The AI's answer threshold and the fallback text",
+    responses=_ERRORS,
+)
+async def get_answering_settings(manager: Manager, backends: Backends) -> dict[str, Any]:
+    return dict(
+        await backends.call("answering", "GET", f"{_answering_policy(manager)}/answering-settings")
+    )
+
+
+@router.put(
+    "/answering-settings",
+    summary="Change the answer threshold or the fallback text",
+    description="Changes the fields it names; `null` brings a field back to the default.",
+    responses=_ERRORS,
+)
+async def put_answering_settings(
+    body: AnsweringSettingsIn, manager: Manager, backends: Backends
+) -> dict[str, Any]:
+    return dict(
+        await backends.call(
+            "answering",
+            "PUT",
+            f"{_answering_policy(manager)}/answering-settings",
+            json=body.model_dump(exclude_unset=True),
+        )
+    )
+
+
+@router.get("/curated-answers", summary="The curated answers", responses=_ERRORS)
+async def list_curated_answers(manager: Manager, backends: Backends) -> dict[str, Any]:
+    return dict(
+        await backends.call("answering", "GET", f"{_answering_policy(manager)}/curated-answers")
+    )
+
+
+@router.post(
+    "/curated-answers",
+    status_code=status.HTTP_201_CREATED,
+    summary="Pin a question → answer pair",
+    description="It wins over the knowledge base when a visitor asks the question (or one "
+    "of its alternatives) in the same or very close words.",
+    responses=_ERRORS,
+)
+async def create_curated_answer(
+    body: CuratedAnswerIn, manager: Manager, backends: Backends
+) -> dict[str, Any]:
+    return dict(
+        await backends.call(
+            "answering",
+            "POST",
+            f"{_answering_policy(manager)}/curated-answers",
+            json=body.model_dump(),
+        )
+    )
+
+
+@router.get("/curated-answers/{curated_id}", summary="One curated answer", responses=_ERRORS)
+async def get_curated_answer(
+    curated_id: str, manager: Manager, backends: Backends
+) -> dict[str, Any]:
+    return dict(
+        await backends.call(
+            "answering",
+            "GET",
+            f"{_answering_policy(manager)}/curated-answers/{_curated_id(curated_id)}",
+        )
+    )
+
+
+@router.put("/curated-answers/{curated_id}", summary="Replace a curated answer", responses=_ERRORS)
+async def put_curated_answer(
+    curated_id: str, body: CuratedAnswerIn, manager: Manager, backends: Backends
+) -> dict[str, Any]:
+    known = _curated_id(curated_id)
+    return dict(
+        await backends.call(
+            "answering",
+            "PUT",
+            f"{_answering_policy(manager)}/curated-answers/{known}",
+            json=body.model_dump(),
+        )
+    )
+
+
+@router.delete(
+    "/curated-answers/{curated_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    summary="Remove a curated answer",
+    responses=_ERRORS,
+)
+async def delete_curated_answer(curated_id: str, manager: Manager, backends: Backends) -> Response:
+    await backends.call(
+        "answering",
+        "DELETE",
+        f"{_answering_policy(manager)}/curated-answers/{_curated_id(curated_id)}",
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

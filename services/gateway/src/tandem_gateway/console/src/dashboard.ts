@@ -450,6 +450,168 @@ async function knowledge(): Promise<void> {
       ),
     ),
   );
+  main.append(await answeringPolicy());
+}
+
+// -- answering policy: threshold, fallback text, curated answers (on the knowledge page) --
+
+async function answeringPolicy(): Promise<HTMLElement> {
+  const [policy, curated] = await Promise.all([
+    session.call<Json>("GET", "/v1/admin/answering-settings"),
+    session.call<{ curated_answers: Json[]; total: number; max_per_site: number }>("GET", "/v1/admin/curated-answers"),
+  ]);
+  const defaults = policy.defaults as Json;
+  const threshold = input(
+    { type: "number", min: 0, max: 1, step: 0.05, id: "answer-threshold", "data-testid": "answer-threshold", placeholder: `default ${String(defaults.answer_threshold)}` },
+    policy.uses_default?.answer_threshold ? "" : policy.answer_threshold,
+  );
+  const fallback = el("textarea", { rows: 2, maxlength: 1000, id: "answer-fallback", "data-testid": "answer-fallback", placeholder: String(defaults.fallback_text) });
+  fallback.value = policy.uses_default?.fallback_text ? "" : String(policy.fallback_text ?? "");
+  const save = el("button", { type: "submit" }, "Save");
+  const settingsForm = el(
+    "form",
+    { class: "settings", "data-testid": "answering-settings" },
+    el(
+      "fieldset",
+      {},
+      el("legend", {}, "AI answers"),
+      field("Answer threshold (0–1)", threshold, "The AI answers only when its confidence is at least this; empty: the default."),
+      field("Reply when the AI is not sure enough", fallback, "The visitor reads this and is offered a person; empty: the default shown."),
+      save,
+    ),
+  );
+  settingsForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body: Json = {
+      answer_threshold: threshold.value === "" ? null : Number(threshold.value),
+      fallback_text: fallback.value.trim() || null,
+    };
+    save.disabled = true;
+    session
+      .call("PUT", "/v1/admin/answering-settings", body)
+      .then(() => say("Answer settings saved."))
+      .catch(fail)
+      .finally(() => {
+        save.disabled = false;
+      });
+  });
+
+  const panel = el("section", { class: "curated", "data-testid": "curated-answers", "aria-label": "Curated answers" });
+  const editor = el("section", { class: "editor", "data-testid": "curated-editor" });
+  const refresh = () =>
+    answeringPolicy()
+      .then((fresh) => {
+        section.replaceWith(fresh);
+      })
+      .catch(fail);
+  const edit = (entry: Json | null) => {
+    const question = input({ type: "text", required: true, maxlength: 300, name: "question" }, entry?.question ?? "");
+    const alternatives = el("textarea", { rows: 3, name: "alternatives", placeholder: "One a line, e.g. When are you open?" });
+    alternatives.value = ((entry?.alternatives ?? []) as string[]).join("\n");
+    const answer = el("textarea", { rows: 4, required: true, maxlength: 4000, name: "answer" });
+    answer.value = String(entry?.answer ?? "");
+    const title = input({ type: "text", maxlength: 300, name: "title", placeholder: "defaults to the question" }, entry?.title ?? "");
+    const url = input({ type: "url", maxlength: 2000, name: "url", placeholder: "https://…" }, entry?.url ?? "");
+    const submit = el("button", { type: "submit" }, "Save curated answer");
+    const form = el(
+      "form",
+      { class: "curated-form", "data-testid": "curated-form" },
+      el("h4", {}, entry ? "Edit curated answer" : "Add a curated answer"),
+      field("Question", question),
+      field("Other ways visitors ask it (one a line, up to 10)", alternatives),
+      field("Answer", answer),
+      field("Source title", title),
+      field("Source URL", url),
+      submit,
+      el("button", { type: "button", class: "link", onclick: () => clear(editor) }, "Cancel"),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body: Json = {
+        question: question.value.trim(),
+        alternatives: alternatives.value.split("\n").map((s) => s.trim()).filter(Boolean),
+        answer: answer.value.trim(),
+        title: title.value.trim() || null,
+        url: url.value.trim() || null,
+      };
+      submit.disabled = true;
+      const saved = entry
+        ? session.call("PUT", `/v1/admin/curated-answers/${encodeURIComponent(String(entry.curated_id))}`, body)
+        : session.call("POST", "/v1/admin/curated-answers", body);
+      saved
+        .then(() => refresh())
+        .then(() => say("Curated answer saved."))
+        .catch(fail)
+        .finally(() => {
+          submit.disabled = false;
+        });
+    });
+    clear(editor, form);
+    question.focus();
+  };
+  const preview = (text: unknown) => {
+    const value = String(text ?? "");
+    return value.length > 140 ? `${value.slice(0, 139)}…` : value;
+  };
+  clear(
+    panel,
+    el("h3", {}, "Curated answers"),
+    el(
+      "p",
+      {},
+      `A curated answer wins over the documents when a visitor asks its question, or one of its other phrasings, in the same or very close words. ${curated.total} of ${curated.max_per_site}.`,
+    ),
+    el(
+      "table",
+      { class: "results", "data-testid": "curated-list" },
+      el("thead", {}, el("tr", {}, ...["Question", "Answer", "Source", ""].map((h) => el("th", {}, h)))),
+      el(
+        "tbody",
+        {},
+        ...curated.curated_answers.map((c) =>
+          el(
+            "tr",
+            { "data-curated-id": String(c.curated_id) },
+            el(
+              "td",
+              {},
+              String(c.question),
+              (c.alternatives as string[]).length ? el("small", { class: "meta" }, ` +${(c.alternatives as string[]).length} other phrasings`) : null,
+            ),
+            el("td", {}, preview(c.answer)),
+            el("td", {}, String(c.title ?? ""), c.url ? el("small", { class: "meta" }, ` ${String(c.url)}`) : null),
+            el(
+              "td",
+              {},
+              el("button", { type: "button", class: "link", "data-action": "edit-curated", onclick: () => edit(c) }, "Edit"),
+              " ",
+              el(
+                "button",
+                {
+                  type: "button",
+                  class: "link danger",
+                  "data-action": "delete-curated",
+                  onclick: () => {
+                    if (!window.confirm(`Delete the curated answer to “${String(c.question)}”?`)) return;
+                    session
+                      .call("DELETE", `/v1/admin/curated-answers/${encodeURIComponent(String(c.curated_id))}`)
+                      .then(() => refresh())
+                      .then(() => say("Curated answer deleted."))
+                      .catch(fail);
+                  },
+                },
+                "Delete",
+              ),
+            ),
+          ),
+        ),
+      ),
+    ),
+    el("button", { type: "button", "data-action": "add-curated", onclick: () => edit(null) }, "Add a curated answer"),
+    editor,
+  );
+  const section = el("section", { class: "answering-policy" }, settingsForm, panel);
+  return section;
 }
 
 // -- analytics --------------------------------------------------------------------------
