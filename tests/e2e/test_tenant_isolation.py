@@ -699,6 +699,7 @@ async def test_the_dashboard_site_settings_of_site_a_are_only_site_a(tenants: Te
     for secret in (b.site_id, b.site_key, b.greeting):
         assert secret not in settings.text
 
+
 # -- the answering policy (curated answers, threshold, fallback text) -----------------------
 
 

@@ -700,6 +700,7 @@ async def analytics_summary(
         )
     )
 
+
 # -- the answering policy: threshold, fallback text, curated answers --------------------
 
 _CURATED_ID = r"^ca_[A-Za-z0-9_-]{22}$"
