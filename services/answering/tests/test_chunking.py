@@ -134,7 +134,7 @@ def test_a_token_longer_than_a_chunk_is_hard_cut() -> None:
 
 def test_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unsupported format"):
-        chunk_document("x", "pdf")
+        chunk_document("x", "docx")
 
 
 @given(

@@ -14,7 +14,13 @@ from .agent import (
     ReplyCorrected,
     ResolutionRequested,
 )
-from .answering import AnswerScored, KnowledgeDocumentIndexed, KnowledgeDocumentRemoved, Source
+from .answering import (
+    AnswerScored,
+    KnowledgeDocumentIndexed,
+    KnowledgeDocumentRemoved,
+    KnowledgeIngestionProgressed,
+    Source,
+)
 from .conversation import (
     Author,
     ConversationDeleted,
@@ -77,6 +83,7 @@ __all__ = [
     "HumanRequested",
     "KnowledgeDocumentIndexed",
     "KnowledgeDocumentRemoved",
+    "KnowledgeIngestionProgressed",
     "MessageReceived",
     "NoteAdded",
     "ReplyCorrected",

@@ -61,3 +61,30 @@ class KnowledgeDocumentRemoved(Event):
     topic = KNOWLEDGE_EVENTS.name
     event_type: Literal["KnowledgeDocumentRemoved"] = "KnowledgeDocumentRemoved"
     document_id: str
+
+
+class KnowledgeIngestionProgressed(Event):
+    """How far a long knowledge-base ingestion (a crawl, a multi-file import, a large
+    upload) has got. Published at most about once a second per job while it runs, and once
+    more when it ends (``state`` ``completed`` or ``failed``). ``conversation_id`` is the nil
+    UUID.
+
+    ``done``, ``failed`` and ``skipped`` count items of ``unit``: documents for crawls and
+    imports, passages (chunks embedded) for a single large upload. ``total`` is what the
+    job knows of so far: a crawl discovers pages as it goes, so its total can grow.
+    """
+
+    topic = KNOWLEDGE_EVENTS.name
+    event_type: Literal["KnowledgeIngestionProgressed"] = "KnowledgeIngestionProgressed"
+    job_id: uuid.UUID
+    job_kind: Literal["crawl", "upload", "import"]
+    state: Literal["running", "completed", "failed"]
+    unit: Literal["documents", "passages"] = "documents"
+    done: int = Field(ge=0, description="items finished (indexed or unchanged)")
+    total: int = Field(ge=0, description="items known so far")
+    failed: int = Field(default=0, ge=0)
+    skipped: int = Field(default=0, ge=0)
+    current: str | None = Field(
+        default=None, max_length=2000, description="the document or URL being worked on"
+    )
+    error: str | None = Field(default=None, max_length=2000, description="why a job failed")

@@ -25,7 +25,12 @@ from .agent import (
     ReplyCorrected,
     ResolutionRequested,
 )
-from .answering import AnswerScored, KnowledgeDocumentIndexed, KnowledgeDocumentRemoved
+from .answering import (
+    AnswerScored,
+    KnowledgeDocumentIndexed,
+    KnowledgeDocumentRemoved,
+    KnowledgeIngestionProgressed,
+)
 from .conversation import (
     ConversationDeleted,
     ConversationResolved,
@@ -73,6 +78,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     EscalationRequested,
     ResolutionRequested,
     AgentPresenceChanged,
+    KnowledgeIngestionProgressed,
 )
 
 Upcaster: TypeAlias = Callable[[dict[str, Any]], dict[str, Any]]

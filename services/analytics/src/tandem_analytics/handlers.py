@@ -30,6 +30,7 @@ from tandem_events import (
     HumanRequested,
     KnowledgeDocumentIndexed,
     KnowledgeDocumentRemoved,
+    KnowledgeIngestionProgressed,
     MessageReceived,
     NoteAdded,
     ReplyCorrected,
@@ -78,7 +79,8 @@ DELETIONS = (ConversationDeleted, ConversationDeletionRequested)
 #: Acknowledged and ignored: what they mean reaches analytics through other events
 #: (EscalationRaised, ReplyPosted, ConversationStatusChanged, ConversationResolved,
 #: HeldReplyReleased), or they carry nothing the dashboard shows: internal notes stay
-#: internal, presence is not about a conversation, a transfer moves work between agents.
+#: internal, presence is not about a conversation, a transfer moves work between agents,
+#: ingestion progress is for watching a job (the indexed documents themselves count).
 IGNORED = (
     HumanRequested,
     AgentLeft,
@@ -89,6 +91,7 @@ IGNORED = (
     EscalationRequested,
     ResolutionRequested,
     AgentPresenceChanged,
+    KnowledgeIngestionProgressed,
 )
 #: Events about a knowledge base, not a conversation (their conversation id is nil).
 SITE_EVENTS = (KnowledgeDocumentIndexed, KnowledgeDocumentRemoved)

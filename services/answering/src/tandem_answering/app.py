@@ -16,6 +16,7 @@ from .bootstrap import Runtime, open_runtime
 from .entrypoints import admin_api, consumers, site_admin_api
 from .entrypoints.consumers import SERVICE, ConsumerDeps
 from .service_layer.ingestion import SOURCE
+from .service_layer.ingestion_jobs import build_ingestion_jobs
 from .service_layer.site_policy import SitePolicies
 from .settings import AnsweringSettings
 
@@ -58,6 +59,11 @@ def create_app(settings: AnsweringSettings | None = None) -> FastAPI:
         async with open_runtime(settings) as runtime:
             app.state.runtime = runtime
             app.state.ingestion = runtime.ingestion
+            # Crawls and uploads run as jobs in this process; jobs of a process that died
+            # are marked failed.
+            ingestion_jobs = build_ingestion_jobs(settings, runtime.pool, runtime.ingestion)
+            await ingestion_jobs.abandon_stale()
+            app.state.ingestion_jobs = ingestion_jobs
             app.state.site_policies = build_site_policies(settings, runtime)
             deps.answerer = runtime.answerer
             deps.publisher = EventPublisher(broker, source=SOURCE)
@@ -76,6 +82,8 @@ def create_app(settings: AnsweringSettings | None = None) -> FastAPI:
                 # Stop taking messages first, then flush the outbox, then the runtime closes
                 # the model, Weaviate and Postgres.
                 await broker.stop()
+                await ingestion_jobs.shutdown()  # running jobs record that they stopped
+                app.state.ingestion_jobs = None
                 await relay.stop()
                 app.state.ingestion = None
                 app.state.site_policies = None
@@ -90,6 +98,9 @@ def create_app(settings: AnsweringSettings | None = None) -> FastAPI:
     )
     app.state.ingestion = None
     app.state.site_policies = None
+    app.state.ingestion_jobs = None
+    app.state.upload_max_bytes = settings.upload_max_bytes
+    app.state.upload_wait_seconds = settings.upload_wait_seconds
     app.state.broker = broker
 
     def runtime() -> Runtime:
@@ -124,5 +135,7 @@ def create_app(settings: AnsweringSettings | None = None) -> FastAPI:
         )
     )
     app.include_router(admin_api.router)
+    app.include_router(admin_api.uploads_router)
+    app.include_router(admin_api.ingestion_router)
     app.include_router(site_admin_api.router)
     return app

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from faststream.specification import AsyncAPI
-from tandem_events import AnswerScored, KnowledgeDocumentIndexed, KnowledgeDocumentRemoved
+from tandem_events import (
+    AnswerScored,
+    KnowledgeDocumentIndexed,
+    KnowledgeDocumentRemoved,
+    KnowledgeIngestionProgressed,
+)
 from tandem_events.topics import ANSWERING_EVENTS, KNOWLEDGE_EVENTS
 
 from .app import build_broker
@@ -15,7 +20,7 @@ def build_asyncapi(settings: AnsweringSettings | None = None) -> str:
     settings = settings or AnsweringSettings()
     broker, _ = build_broker(settings)
     consumers.register(broker, settings, consumers.ConsumerDeps())
-    # Published directly (AnswerScored) and through the outbox (KnowledgeDocumentIndexed);
+    # Published directly (AnswerScored) and through the outbox (the knowledge events);
     # declared here so the document shows them.
     broker.publisher(
         ANSWERING_EVENTS.name,
@@ -27,7 +32,7 @@ def build_asyncapi(settings: AnsweringSettings | None = None) -> str:
         KNOWLEDGE_EVENTS.name,
         title="knowledge.events",
         description=KNOWLEDGE_EVENTS.description,
-        schema=KnowledgeDocumentIndexed | KnowledgeDocumentRemoved,
+        schema=KnowledgeDocumentIndexed | KnowledgeDocumentRemoved | KnowledgeIngestionProgressed,
     )
     spec = AsyncAPI(
         broker,
@@ -35,7 +40,7 @@ def build_asyncapi(settings: AnsweringSettings | None = None) -> str:
         version="0.1.0",
         description=(
             "Answers visitor messages from the site's knowledge base with a calibrated "
-            "confidence; reports knowledge-base indexing."
+            "confidence; reports knowledge-base indexing and the progress of long ingestions."
         ),
     )
     return spec.to_specification().to_json()

@@ -58,3 +58,25 @@ class AnsweringSettings(ServiceSettings):
     # How long a replica trusts its copy of a site's answering settings and curated answers
     # (changes made through another replica show within this time).
     site_policy_cache_seconds: float = Field(default=5.0, ge=0.0, le=300.0)
+
+    # Uploads (admin API): the largest file accepted, and how long the request waits for
+    # the file to be indexed before answering 202 with the job to poll instead.
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    upload_wait_seconds: float = Field(default=20.0, ge=0.0, le=300.0)
+    # Crawls (domain/crawling.py, adapters/crawler.py): pages per crawl by default and at
+    # most, bytes per page and per crawl, seconds between requests (a site's Crawl-delay
+    # raises it), requests in flight, seconds a request may take.
+    crawl_max_pages: int = Field(default=200, ge=1, le=100_000)
+    crawl_max_pages_cap: int = Field(default=5000, ge=1, le=100_000)
+    crawl_max_page_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    crawl_max_total_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    crawl_delay_seconds: float = Field(default=0.5, ge=0.0, le=30.0)
+    crawl_concurrency: int = Field(default=2, ge=1, le=16)
+    crawl_timeout_seconds: float = Field(default=20.0, gt=0.0, le=120.0)
+    # Crawling hosts that resolve to loopback or private addresses (local development and
+    # tests only: in production it would let a crawl reach the internal services).
+    crawl_allow_private_networks: bool = False
+    # Progress events of a job: at most one per this many seconds (plus the final one).
+    job_progress_interval_seconds: float = Field(default=1.0, ge=0.0, le=60.0)
+    # A running job silent this long lost its process and is marked failed.
+    job_stale_seconds: float = Field(default=600.0, ge=30.0)

@@ -77,6 +77,40 @@ def migrations(schema: str = SCHEMA) -> list[str]:
             updated_at    timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (site_id, curated_id)
         )""",
+        # Long ingestions (crawls, uploads, imports) and what became of each of their
+        # items (adapters/job_repository.py).
+        f"""
+        CREATE TABLE IF NOT EXISTS {s}.ingestion_jobs (
+            job_id      uuid        PRIMARY KEY,
+            site_id     text        NOT NULL,
+            kind        text        NOT NULL,
+            state       text        NOT NULL,
+            request     jsonb       NOT NULL DEFAULT '{{}}'::jsonb,
+            unit        text        NOT NULL DEFAULT 'documents',
+            total       integer     NOT NULL DEFAULT 0,
+            done        integer     NOT NULL DEFAULT 0,
+            failed      integer     NOT NULL DEFAULT 0,
+            skipped     integer     NOT NULL DEFAULT 0,
+            current     text,
+            error       text,
+            note        text,
+            result      jsonb,
+            created_at  timestamptz NOT NULL DEFAULT now(),
+            updated_at  timestamptz NOT NULL DEFAULT now(),
+            finished_at timestamptz
+        );
+        CREATE INDEX IF NOT EXISTS ingestion_jobs_by_site
+            ON {s}.ingestion_jobs (site_id, kind, created_at DESC);
+        CREATE TABLE IF NOT EXISTS {s}.ingestion_job_items (
+            job_id      uuid        NOT NULL
+                REFERENCES {s}.ingestion_jobs (job_id) ON DELETE CASCADE,
+            item        text        NOT NULL,
+            outcome     text        NOT NULL,
+            document_id text,
+            reason      text,
+            at          timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (job_id, item)
+        )""",
     ]
 
 

@@ -4,8 +4,8 @@ Two steps, so new formats slot in without touching the second:
 
 1. A *parser* per format turns the raw text into ``Section``s: a heading path
    (``("Shipping", "International")``) and the section's blocks (paragraphs, lists, code,
-   tables) as plain text. ``PARSERS`` maps a format name to its parser; HTML and PDF
-   parsers (issue 3) only need to produce sections too.
+   tables) as plain text. ``PARSERS`` maps a format name to its parser: Markdown and plain
+   text here, HTML in ``html_document``, PDF text in ``pdf_document``.
 2. ``chunk_sections`` packs each section's blocks into chunks of at most ``max_chars``
    characters, never across a heading (a chunk belongs to one heading path), splitting an
    over-long block at sentence ends, and repeating the last sentences of a chunk at the
@@ -19,23 +19,27 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .html_document import parse_html
+from .pdf_document import parse_pdf_text
+from .sections import ParsedDocument, Section
 from .text import collapse_spaces, split_sentences, strip_inline_markdown
+
+__all__ = [
+    "CHUNKER_VERSION",
+    "PARSERS",
+    "Chunk",
+    "ParsedDocument",
+    "Section",
+    "chunk_document",
+    "chunk_sections",
+    "parse_html",
+    "parse_markdown",
+    "parse_pdf_text",
+    "parse_plain_text",
+]
 
 #: Bump when chunking changes, so re-ingesting unchanged documents re-indexes them.
 CHUNKER_VERSION = "2"
-
-
-@dataclass(frozen=True, slots=True)
-class Section:
-    heading_path: tuple[str, ...]
-    blocks: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedDocument:
-    sections: tuple[Section, ...]
-    #: A title the document gives itself (front matter ``title:`` or its first H1), if any.
-    title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +162,14 @@ def parse_plain_text(raw: str) -> ParsedDocument:
     return ParsedDocument((Section((), tuple(paragraphs)),) if paragraphs else ())
 
 
-PARSERS: dict[str, Parser] = {"markdown": parse_markdown, "text": parse_plain_text}
+PARSERS: dict[str, Parser] = {
+    "markdown": parse_markdown,
+    "text": parse_plain_text,
+    "html": parse_html,
+    # A PDF is stored as the text extracted from it (pages separated by form feeds, see
+    # pdf_document.extract_pdf), so re-chunking never needs the original file.
+    "pdf": parse_pdf_text,
+}
 
 
 def chunk_sections(

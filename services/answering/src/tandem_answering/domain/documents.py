@@ -9,23 +9,23 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from .chunking import CHUNKER_VERSION, Chunk
+from .chunking import CHUNKER_VERSION, PARSERS, Chunk
 
-DocumentFormat = Literal["markdown", "text"]
-FORMATS: tuple[str, ...] = ("markdown", "text")
+# Defined with the parsers' errors (they raise it too); callers import it from here.
+from .errors import InvalidDocumentError
+
+DocumentFormat = Literal["markdown", "text", "html", "pdf"]
+FORMATS: tuple[str, ...] = ("markdown", "text", "html", "pdf")
 
 # Site ids become Weaviate tenant names ([A-Za-z0-9_-], at most 64).
 SITE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 # Document ids travel in URL paths, so no slash; the CLI maps sub-folders to ':'.
 DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$")
+_NOT_IN_ID = re.compile(r"[^A-Za-z0-9._:~-]+")
 MAX_DOCUMENT_CHARS = 2_000_000
 MAX_TITLE_CHARS = 300
 
 _CHUNK_NAMESPACE = uuid.UUID("3a0d5c1e-8f7b-4e55-9c2a-51b6f0d4e7a9")
-
-
-class InvalidDocumentError(ValueError):
-    """The document cannot be ingested as given (the caller's mistake, a 4xx)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ def content_hash(document: SourceDocument, *, model_version: str) -> str:
             "title": document.title,
             "url": document.url,
             "format": document.format,
-            "text": document.text,
+            "text": hashed_text(document),
             "chunker": CHUNKER_VERSION,
             "model": model_version,
         },
@@ -82,6 +82,19 @@ def content_hash(document: SourceDocument, *, model_version: str) -> str:
         ensure_ascii=False,
     )
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def hashed_text(document: SourceDocument) -> str:
+    """The part of the text that matters. For HTML that is what the parser keeps, not the
+    markup: a page whose scripts, nonces or menus change on every request is unchanged
+    when its content is, so re-crawling it does not re-index it."""
+    if document.format != "html":
+        return document.text
+    parsed = PARSERS["html"](document.text)
+    return json.dumps(
+        [parsed.title, [[list(s.heading_path), list(s.blocks)] for s in parsed.sections]],
+        ensure_ascii=False,
+    )
 
 
 def chunk_uuid(site_id: str, document_id: str, digest: str, position: int) -> uuid.UUID:
@@ -107,3 +120,13 @@ def title_text(title: str, heading_path: tuple[str, ...]) -> str:
         if nearest.strip().casefold() != title.strip().casefold():
             parts.append(nearest)
     return " — ".join(parts)
+
+
+def document_id_from_name(relative: str) -> str:
+    """A file's id from its path under the folder it was found in (or its name):
+    ``guide/Install Tandem.md`` -> ``guide:Install-Tandem`` (ids cannot hold '/')."""
+    stem = relative.rsplit(".", 1)[0] if "." in relative.rsplit("/", 1)[-1] else relative
+    slug = _NOT_IN_ID.sub("-", stem.replace("/", ":")).strip("-.:~")
+    if not slug or not DOCUMENT_ID.match(slug[:200]):
+        raise InvalidDocumentError(f"{relative}: cannot derive a document id from the name")
+    return slug[:200]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -79,15 +80,26 @@ class IngestionService:
         self.chunk_max_chars = chunk_max_chars
         self.chunk_overlap_chars = chunk_overlap_chars
 
-    async def ingest(self, document: SourceDocument, *, force: bool = False) -> IngestResult:
-        digest = content_hash(document, model_version=self.model_version)
+    async def ingest(
+        self,
+        document: SourceDocument,
+        *,
+        force: bool = False,
+        on_chunks: Callable[[int], Awaitable[None]] | None = None,
+    ) -> IngestResult:
+        """``on_chunks`` hears how many passages are about to be embedded (the long part of
+        a big document), before they are."""
+        # Hashing an HTML page parses it; parsing and chunking a long page or PDF takes a
+        # while, so both run off the event loop.
+        digest = await asyncio.to_thread(content_hash, document, model_version=self.model_version)
         async with self.pool.connection() as conn:
             existing = await self.repository.get(conn, document.site_id, document.document_id)
         if existing and existing.content_hash == digest and not force:
             DOCUMENTS_INDEXED.labels("unchanged").inc()
             return IngestResult(existing, "unchanged")
 
-        _, chunks = chunk_document(
+        _, chunks = await asyncio.to_thread(
+            chunk_document,
             document.text,
             document.format,
             max_chars=self.chunk_max_chars,
@@ -97,6 +109,15 @@ class IngestionService:
             raise InvalidDocumentError(
                 "the document has no text to index (only headings or markup)"
             )
+        if on_chunks is not None:
+            await on_chunks(len(chunks))
+        # Markup would mislead the language guess: an HTML page's first 3000 characters
+        # are mostly its <head>.
+        language_sample = (
+            document.text[:3000]
+            if document.format in ("markdown", "text")
+            else "\n".join(c.text for c in chunks)[:3000]
+        )
         # The model and the language guess run off the event loop; ingestion is "bulk", so
         # visitors' questions are served between its batches.
         texts = [body_text(c) for c in chunks] + [
@@ -104,7 +125,7 @@ class IngestionService:
         ]
         vectors, language = await asyncio.gather(
             self.encoder.encode(texts, bulk=True),
-            asyncio.to_thread(self.language.detect, document.text[:3000]),
+            asyncio.to_thread(self.language.detect, language_sample),
         )
         body_vectors, title_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
         ids = [
