@@ -191,6 +191,10 @@ async def gateway(stack: Stack) -> AsyncIterator[Gateway]:
             consumer_group=f"tandem-gateway-it-{run}",
             consumer_offset_reset="latest",
             publish_timeout_seconds=10,
+            # Every test here comes from 127.0.0.1; the limits have tests of their own
+            # (test_gateway_rate_limits.py) and stay on, just out of the way.
+            rate_limit_ip_starts_per_minute=100_000,
+            rate_limit_ip_requests_per_minute=100_000,
         )
         async with _serve(create_app(settings)) as gateway_base:
             yield Gateway(
