@@ -191,23 +191,57 @@ def test_conversations_of_other_sites_never_leave_and_are_not_found() -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "expected"),
+    ("query", "forwarded"),
     [
-        ({"confidence": "low"}, {"c-low"}),
-        ({"confidence": "high"}, {"c-high", "c-fr"}),
-        ({"escalated": "true"}, {"c-low"}),
-        ({"escalated": "false"}, {"c-high", "c-fr"}),
-        ({"language": "fr"}, {"c-fr"}),
-        ({"from": "2026-11-15"}, {"c-high", "c-low"}),
-        ({"to": "2026-11-10"}, {"c-fr"}),
-        ({"q": "PELICAN"}, {"c-high"}),
+        ({"confidence": "low"}, {"confidence": "low"}),
+        ({"escalated": "true"}, {"escalated": "true"}),
+        ({"escalated": "false"}, {"escalated": "false"}),
+        ({"language": "fr"}, {"language": "fr"}),
+        ({"status": "pending"}, {"status": "pending"}),
+        # Dates are UTC days, inclusive: [from 00:00, the day after "to" 00:00).
+        ({"from": "2026-11-15"}, {"created_from": "2026-11-15T00:00:00+00:00"}),
+        ({"to": "2026-11-10"}, {"created_before": "2026-11-11T00:00:00+00:00"}),
+        ({"to": "9999-12-31"}, {}),
+        ({"q": "  pelican  "}, {"q": "pelican"}),
+        (
+            {"cursor": "MjAyNi0xMS0yMFQxMDowMDowMCswMDowMHw"},
+            {"cursor": "MjAyNi0xMS0yMFQxMDowMDowMCswMDowMHw"},
+        ),
+        ({"limit": "7"}, {"limit": 7}),
     ],
 )
-def test_conversation_filters(query: dict[str, str], expected: set[str]) -> None:
-    http, _ = client("owner")
+def test_conversation_filters_are_passed_to_the_conversation_service(
+    query: dict[str, str], forwarded: dict[str, Any]
+) -> None:
+    http, fake = client("owner")
     response = http.get("/v1/admin/conversations", params=query)
-    assert response.status_code == 200
-    assert {c["conversation_id"] for c in response.json()["conversations"]} == expected
+    assert response.status_code == 200, response.text
+    [(service, method, path, _, params)] = fake.calls
+    assert (service, method, path) == ("conversation", "GET", "/internal/conversations")
+    # Always this site, newest first, with a total; never a site from the request.
+    assert params["site_id"] == "acme" and params["order"] == "created"
+    assert params["with_total"] == "true"
+    sent = {k: v for k, v in params.items() if k not in ("site_id", "order", "with_total")}
+    assert sent == {"limit": 50, **forwarded}
+
+
+def test_the_page_carries_the_next_cursor_and_the_total() -> None:
+    fake = FakeBackends()
+
+    async def paged(*args: Any, **kwargs: Any) -> Any:
+        return {
+            "conversations": fake.conversations,
+            "next_cursor": "abc_DEF-123",
+            "total": 12345,
+            "total_capped": True,
+        }
+
+    fake.call = paged  # type: ignore[method-assign]
+    http, _ = client("owner", fake)
+    body = http.get("/v1/admin/conversations", params={"site_id": "other"}).json()
+    assert {c["conversation_id"] for c in body["conversations"]} == {"c-high", "c-low", "c-fr"}
+    assert body["next_cursor"] == "abc_DEF-123"
+    assert body["total"] == 12345 and body["total_capped"] is True
 
 
 @pytest.mark.parametrize(
@@ -220,6 +254,10 @@ def test_conversation_filters(query: dict[str, str], expected: set[str]) -> None
         {"limit": "0"},
         {"language": "<script>"},
         {"q": "x" * 201},
+        {"q": "nul\x00byte"},
+        {"q": "two\nlines"},
+        {"q": "   "},
+        {"cursor": "not a cursor!"},
     ],
 )
 def test_bad_conversation_queries_are_422(query: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from psycopg import errors
 from tandem_platform.postgres import DictConnection
 
+from ..domain.browsing import BAND_BOUNDS, ConversationQuery, Cursor
 from ..domain.lifecycle import ConversationState
 
 Row = dict[str, Any]
@@ -319,47 +320,138 @@ async def get_conversation(conn: DictConnection, conversation_id: uuid.UUID) -> 
     return await cur.fetchone()
 
 
-async def list_conversations(
-    conn: DictConnection,
-    site_id: str,
-    status: str | None,
-    limit: int,
-    *,
-    assigned_agent_id: str | None = None,
-    waiting: bool | None = None,
-    flagged: bool | None = None,
-) -> list[Row]:
-    """A site's conversations, most recently active first (longest waiting first when
-    listing those waiting for an agent). Always filtered by ``site_id``."""
-    flagged_sql = (
-        "(c.status = 'flagged' OR EXISTS (SELECT 1 FROM conversation.held_replies h "
-        "WHERE h.conversation_id = c.conversation_id AND h.state = 'held'))"
-    )
+_FLAGGED = (
+    "(c.status = 'flagged' OR EXISTS (SELECT 1 FROM conversation.held_replies h "
+    "WHERE h.conversation_id = c.conversation_id AND h.state = 'held'))"
+)
+_ESCALATED = "(c.escalation_reason IS NOT NULL OR c.status = 'pending')"
+
+# Text search, in two parts:
+# * what people typed (visitor and agent messages) through Postgres full-text search with
+#   the 'simple' configuration: no stemming or stop words, so it behaves the same in every
+#   language the widget speaks, and a GIN index on exactly this expression (migration
+#   ``messages_typed_text``) finds the matching messages without reading any others. It
+#   matches whole words (websearch syntax: "a phrase", or, -word), not fragments of words;
+#   an ILIKE over every message of a large site would read them all on every search.
+# * the conversation's own short fields (visitor id and name, agent name, escalation
+#   reason) by ILIKE substring: a bounded scope, the rows of this one site that passed
+#   the other filters, and no index needed.
+TYPED_TEXT_PREDICATE = (
+    "m.author IN ('visitor', 'agent') AND to_tsvector('simple'::regconfig, m.text) "
+    "@@ websearch_to_tsquery('simple'::regconfig, %(text)s)"
+)
+_TYPED_TEXT_MATCHES = (
+    "EXISTS (SELECT 1 FROM conversation.messages m "
+    f"WHERE m.conversation_id = c.conversation_id AND {TYPED_TEXT_PREDICATE})"
+)
+_FIELDS_MATCH = (
+    "(c.visitor_id ILIKE %(like)s OR c.visitor_name ILIKE %(like)s "
+    "OR c.assigned_agent_name ILIKE %(like)s OR c.escalation_reason ILIKE %(like)s)"
+)
+
+
+def _like(text: str) -> str:
+    """An ILIKE pattern matching ``text`` anywhere, its own wildcards taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _where(site_id: str, query: ConversationQuery) -> tuple[list[str], dict[str, Any]]:
+    """The conditions of ``query``, always starting with the site."""
     conditions = ["c.site_id = %(site)s"]
-    if status is not None:
+    params: dict[str, Any] = {"site": site_id}
+    if query.status is not None:
         conditions.append("c.status = %(status)s")
-    if assigned_agent_id is not None:
+        params["status"] = query.status
+    if query.assigned_agent_id is not None:
         conditions.append("c.assigned_agent_id = %(agent)s")
-    if waiting is not None:
-        conditions.append(f"(c.waiting_since IS {'NOT ' if waiting else ''}NULL)")
-    if flagged is not None:
-        conditions.append(flagged_sql if flagged else f"NOT {flagged_sql}")
-    order = (
-        "c.waiting_since ASC"
-        if waiting
-        else "coalesce(c.last_activity_at, c.updated_at) DESC, c.conversation_id"
-    )
+        params["agent"] = query.assigned_agent_id
+    if query.waiting is not None:
+        conditions.append(f"(c.waiting_since IS {'NOT ' if query.waiting else ''}NULL)")
+    if query.flagged is not None:
+        conditions.append(_FLAGGED if query.flagged else f"NOT {_FLAGGED}")
+    if query.created_from is not None:
+        conditions.append("c.created_at >= %(created_from)s")
+        params["created_from"] = query.created_from
+    if query.created_before is not None:
+        conditions.append("c.created_at < %(created_before)s")
+        params["created_before"] = query.created_before
+    if query.confidence == "none":
+        conditions.append("c.last_confidence IS NULL")
+    elif query.confidence is not None:
+        low, high = BAND_BOUNDS[query.confidence]
+        if low is not None:
+            conditions.append("c.last_confidence >= %(confidence_low)s")
+            params["confidence_low"] = low
+        if high is not None:
+            conditions.append("c.last_confidence < %(confidence_high)s")
+            params["confidence_high"] = high
+    if query.language is not None:
+        # "pt" matches pt, pt-BR, pt-PT; "pt-BR" matches only pt-BR (tags validated, so
+        # they hold no LIKE wildcards).
+        conditions.append(
+            "(lower(coalesce(c.language, c.locale)) = lower(%(language)s) "
+            "OR lower(coalesce(c.language, c.locale)) LIKE lower(%(language)s) || '-%%')"
+        )
+        params["language"] = query.language
+    if query.escalated is not None:
+        conditions.append(_ESCALATED if query.escalated else f"NOT {_ESCALATED}")
+    searched_id = query.searched_id()
+    if searched_id is not None:
+        conditions.append("c.conversation_id = %(searched_id)s")
+        params["searched_id"] = searched_id
+    elif query.search:
+        conditions.append(f"({_FIELDS_MATCH} OR {_TYPED_TEXT_MATCHES})")
+        params["text"] = query.search
+        params["like"] = _like(query.search)
+    return conditions, params
+
+
+async def list_conversations(
+    conn: DictConnection, site_id: str, query: ConversationQuery, limit: int
+) -> tuple[list[Row], Cursor | None]:
+    """A site's conversations that pass ``query`` (always filtered by ``site_id``): most
+    recently active first, longest waiting first when listing those waiting for an agent,
+    or newest first (``order="created"``), paged with the returned cursor."""
+    conditions, params = _where(site_id, query)
+    if query.waiting:
+        order = "c.waiting_since ASC, c.conversation_id"
+    elif query.order == "created":
+        order = "c.created_at DESC, c.conversation_id DESC"
+        if query.after is not None:
+            conditions.append("(c.created_at, c.conversation_id) < (%(after_at)s, %(after_id)s)")
+            params["after_at"] = query.after.created_at
+            params["after_id"] = query.after.conversation_id
+    else:
+        order = "coalesce(c.last_activity_at, c.updated_at) DESC, c.conversation_id"
+    params["limit"] = limit + 1  # one more tells whether there is a next page
     cur = await conn.execute(
         f"SELECT c.*, {_DERIVED} FROM conversation.conversations c "
         f"WHERE {' AND '.join(conditions)} ORDER BY {order} LIMIT %(limit)s",
-        {
-            "site": site_id,
-            "status": status,
-            "agent": assigned_agent_id,
-            "limit": limit,
-        },
+        params,
     )
-    return list(await cur.fetchall())
+    rows = list(await cur.fetchall())
+    page, more = rows[:limit], len(rows) > limit
+    if not more or query.order != "created" or query.waiting:
+        return page, None
+    last = page[-1]
+    return page, Cursor(last["created_at"], last["conversation_id"])
+
+
+async def count_conversations(
+    conn: DictConnection, site_id: str, query: ConversationQuery, *, cap: int
+) -> int:
+    """How many conversations pass ``query`` (the cursor aside), counting at most ``cap``
+    + 1: a large site's count stops early instead of reading every row."""
+    conditions, params = _where(site_id, query)
+    params["cap"] = cap + 1
+    cur = await conn.execute(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM conversation.conversations c "
+        f"WHERE {' AND '.join(conditions)} LIMIT %(cap)s) counted",
+        params,
+    )
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0
 
 
 # --- what only agents see: notes, held replies, corrections ------------------------------

@@ -133,4 +133,16 @@ MIGRATIONS: list[str] = [
     )""",
     "CREATE INDEX held_replies_due ON conversation.held_replies (hold_until) WHERE state = 'held'",
     "CREATE INDEX held_replies_conversation ON conversation.held_replies (conversation_id)",
+    # --- the dashboard's conversation browser: newest first, paged by (created_at, id) ----
+    """
+    CREATE INDEX conversations_site_created
+        ON conversation.conversations (site_id, created_at DESC, conversation_id DESC)
+    """,
+    # Full-text search over what people typed (not the AI's answers): the expression and
+    # the predicate must stay exactly those of repository.TYPED_TEXT_PREDICATE.
+    """
+    CREATE INDEX messages_typed_text
+        ON conversation.messages USING gin (to_tsvector('simple'::regconfig, text))
+        WHERE author IN ('visitor', 'agent')
+    """,
 ]

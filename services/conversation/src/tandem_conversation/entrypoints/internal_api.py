@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -12,6 +13,14 @@ from tandem_platform.postgres import Pool as PgPool
 
 from ..adapters import repository as repo
 from ..adapters import sites
+from ..domain.browsing import (
+    MAX_SEARCH_CHARS,
+    ConfidenceBand,
+    ConversationQuery,
+    Cursor,
+    InvalidQuery,
+    Order,
+)
 from ..domain.hold import DEFAULT_HOLD_SECONDS, MAX_HOLD_SECONDS, MIN_HOLD_SECONDS
 from ..domain.lifecycle import STATUSES
 
@@ -112,7 +121,11 @@ async def get_agent_view(conversation_id: uuid.UUID, pool: Pool) -> dict[str, An
     return view
 
 
-@router.get("/conversations", summary="A site's conversations, most recent first")
+#: Counting the conversations that pass the filters stops here (the dashboard shows "N+").
+TOTAL_CAP = 10_000
+
+
+@router.get("/conversations", summary="A site's conversations, filtered and paged")
 async def list_conversations(
     pool: Pool,
     site_id: Annotated[str, Query(min_length=1, max_length=64)],
@@ -120,20 +133,58 @@ async def list_conversations(
     assigned_agent_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     waiting: bool | None = None,
     flagged: bool | None = None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
+    confidence: ConfidenceBand | None = None,
+    language: Annotated[str | None, Query(min_length=2, max_length=35)] = None,
+    escalated: bool | None = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=MAX_SEARCH_CHARS)] = None,
+    order: Order = "activity",
+    cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    with_total: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    """``waiting``: escalated (or transferred) and no agent has joined yet, longest waiting
-    first. ``flagged``: flagged, or an AI reply is held for review."""
+    """Always within ``site_id``. ``waiting``: escalated (or transferred) and no agent has
+    joined yet, longest waiting first. ``flagged``: flagged, or an AI reply is held for
+    review. ``created_from`` (inclusive) and ``created_before`` (exclusive) bound the start
+    time; ``confidence`` is the band of the last AI answer (low < 0.5 <= medium < 0.8 <=
+    high, none); ``language`` matches the tag or its primary language; ``escalated``: an
+    escalation was raised (or it waits for a person); ``q`` searches what visitors and
+    agents typed (whole words), visitor and agent names, the escalation reason, or is a
+    conversation id. ``order=created`` lists newest first and pages with ``cursor`` (the
+    previous page's ``next_cursor``); otherwise most recently active first.
+    ``with_total`` adds ``total``, counted up to 10,000 (``total_capped`` says it stopped)."""
     if status is not None and status not in STATUSES:
         raise HTTPException(422, f"status must be one of {', '.join(STATUSES)}")
-    async with pool.connection() as conn:
-        rows = await repo.list_conversations(
-            conn,
-            site_id,
-            status,
-            limit,
+    try:
+        query = ConversationQuery(
+            status=status,
             assigned_agent_id=assigned_agent_id,
             waiting=waiting,
             flagged=flagged,
+            created_from=created_from,
+            created_before=created_before,
+            confidence=confidence,
+            language=language,
+            escalated=escalated,
+            text=q,
+            order=order,
+            after=Cursor.decode(cursor) if cursor is not None else None,
         )
-    return {"conversations": [repo.conversation_view(r) for r in rows]}
+    except InvalidQuery as exc:
+        raise HTTPException(422, str(exc)) from None
+    async with pool.connection() as conn:
+        rows, next_cursor = await repo.list_conversations(conn, site_id, query, limit)
+        total = (
+            await repo.count_conversations(conn, site_id, query, cap=TOTAL_CAP)
+            if with_total
+            else None
+        )
+    body: dict[str, Any] = {
+        "conversations": [repo.conversation_view(r) for r in rows],
+        "next_cursor": next_cursor.encode() if next_cursor else None,
+    }
+    if total is not None:
+        body["total"] = min(total, TOTAL_CAP)
+        body["total_capped"] = total > TOTAL_CAP
+    return body

@@ -91,8 +91,26 @@ async function conversations(): Promise<void> {
     field("Search", q),
     el("button", { type: "submit" }, "Filter"),
   );
-  const run = async () => {
-    const params = new URLSearchParams({ limit: "100" });
+  const body = el("tbody", {});
+  const more = el("button", { type: "button", "data-action": "more", hidden: true }, "More conversations");
+  let nextCursor: string | null = null;
+  const row = (c: Json) =>
+    el(
+      "tr",
+      { "data-testid": "conversation-row", "data-id": String(c.conversation_id), "data-status": String(c.status) },
+      el("td", {}, el("button", { type: "button", class: "link", onclick: () => void openDetail(String(c.conversation_id), detail) }, formatTime(c.created_at))),
+      el("td", {}, String(c.status)),
+      el("td", {}, String(c.visitor?.name || c.visitor?.id || "anonymous")),
+      el("td", {}, String(c.language ?? "–")),
+      el("td", { class: `band-${bandOf(c.last_confidence)}` }, formatConfidence(c.last_confidence)),
+      el("td", {}, formatDuration(c.duration_seconds)),
+      el("td", {}, String(c.escalation_reason ?? "").replace(/_/g, " ")),
+      el("td", {}, typeof c.rating === "number" ? `${String(c.rating)}/5` : ""),
+    );
+  // The conversation service filters (and searches) in its database, a page at a time;
+  // "More conversations" asks for the page after the last one shown.
+  const run = async (cursor: string | null = null) => {
+    const params = new URLSearchParams({ limit: "50" });
     if (from.value) params.set("from", from.value);
     if (to.value) params.set("to", to.value);
     if (status.value) params.set("status", status.value);
@@ -100,41 +118,37 @@ async function conversations(): Promise<void> {
     if (language.value.trim()) params.set("language", language.value.trim());
     if (escalated.value) params.set("escalated", escalated.value);
     if (q.value.trim()) params.set("q", q.value.trim());
-    const body = await session.call<{ conversations: Json[]; total: number }>("GET", `/v1/admin/conversations?${params}`);
-    count.textContent = `${body.total} conversation${body.total === 1 ? "" : "s"}`;
-    count.dataset.total = String(body.total);
-    clear(
-      results,
-      el(
-        "thead",
-        {},
-        el("tr", {}, ...["Started", "Status", "Visitor", "Language", "Confidence", "Duration", "Escalation", "Rating"].map((h) => el("th", {}, h))),
-      ),
-      el(
-        "tbody",
-        {},
-        ...body.conversations.map((c) =>
-          el(
-            "tr",
-            { "data-testid": "conversation-row", "data-id": String(c.conversation_id), "data-status": String(c.status) },
-            el("td", {}, el("button", { type: "button", class: "link", onclick: () => void openDetail(String(c.conversation_id), detail) }, formatTime(c.created_at))),
-            el("td", {}, String(c.status)),
-            el("td", {}, String(c.visitor?.name || c.visitor?.id || "anonymous")),
-            el("td", {}, String(c.language ?? "–")),
-            el("td", { class: `band-${bandOf(c.last_confidence)}` }, formatConfidence(c.last_confidence)),
-            el("td", {}, formatDuration(c.duration_seconds)),
-            el("td", {}, String(c.escalation_reason ?? "").replace(/_/g, " ")),
-            el("td", {}, c.rating?.score ? `${String(c.rating.score)}/5` : ""),
-          ),
-        ),
-      ),
+    if (cursor) params.set("cursor", cursor);
+    const page = await session.call<{ conversations: Json[]; total: number; total_capped?: boolean; next_cursor?: string | null }>(
+      "GET",
+      `/v1/admin/conversations?${params}`,
     );
+    count.textContent = `${page.total}${page.total_capped ? "+" : ""} conversation${page.total === 1 ? "" : "s"}`;
+    count.dataset.total = String(page.total);
+    if (!cursor) {
+      clear(
+        results,
+        el(
+          "thead",
+          {},
+          el("tr", {}, ...["Started", "Status", "Visitor", "Language", "Confidence", "Duration", "Escalation", "Rating"].map((h) => el("th", {}, h))),
+        ),
+        body,
+      );
+      clear(body);
+    }
+    body.append(...page.conversations.map(row));
+    nextCursor = page.next_cursor ?? null;
+    more.hidden = nextCursor === null;
   };
+  more.addEventListener("click", () => {
+    if (nextCursor) run(nextCursor).catch(fail);
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     run().catch(fail);
   });
-  clear(main, el("h2", {}, "Conversations"), form, count, results, detail);
+  clear(main, el("h2", {}, "Conversations"), form, count, results, more, detail);
   await run();
 }
 
