@@ -1,8 +1,10 @@
-"""Command line: ingest files or a JSONL knowledge base, fit the calibration.
+"""Command line: ingest files or a JSONL knowledge base, crawl a site, fit the calibration.
 
 These call the same use cases as the HTTP API (not the API itself), so they need Postgres
 and Weaviate but not the running service. ``KnowledgeDocumentIndexed`` events go to the
-outbox as usual; the service's relay publishes them when it runs.
+outbox as usual; the service's relay publishes them when it runs. Ingesting several files
+and crawling are jobs whose progress is published the same way (KnowledgeIngestionProgressed)
+and drawn as a progress bar on a terminal (``ingest_commands.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..adapters.calibration_store import artifact_directory, save_calibration
+from ..adapters.job_repository import JobRepository
 from ..bootstrap import Runtime, open_runtime
 from ..domain.answer import FEATURE_NAMES
 from ..domain.calibration import (
@@ -32,10 +35,17 @@ from ..domain.calibration import (
     fit_logistic,
 )
 from ..domain.chunking import PARSERS
-from ..domain.documents import DOCUMENT_ID, InvalidDocumentError, SourceDocument, validate_site_id
+from ..domain.documents import (
+    InvalidDocumentError,
+    SourceDocument,
+    document_id_from_name,
+    validate_site_id,
+)
+from ..domain.formats import FORMAT_BY_SUFFIX, load_bytes
+from ..service_layer.jobs import JobProgress
 from ..settings import AnsweringSettings
+from .ingest_commands import ProgressBar, crawl_site
 
-FORMAT_BY_SUFFIX = {".md": "markdown", ".markdown": "markdown", ".txt": "text"}
 CONCURRENT_DOCUMENTS = 4
 CONCURRENT_QUESTIONS = 64
 
@@ -46,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run the service (the default)")
     commands.add_parser("asyncapi", help="print the AsyncAPI document")
 
-    ingest = commands.add_parser("ingest", help="index Markdown/text files or folders for a site")
+    ingest = commands.add_parser(
+        "ingest", help="index Markdown, text, HTML and PDF files or folders for a site"
+    )
     ingest.add_argument("--site", required=True, help="site id (the knowledge base's tenant)")
     ingest.add_argument("--base-url", help="URL the files are published under, for sources")
     ingest.add_argument("--force", action="store_true", help="re-index even unchanged documents")
@@ -60,6 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
     jsonl.add_argument("--format", choices=sorted(PARSERS), default="text")
     jsonl.add_argument("--force", action="store_true")
     jsonl.add_argument("file", type=Path)
+
+    crawl = commands.add_parser("crawl", help="crawl a site (same host, robots.txt obeyed)")
+    crawl.add_argument("--site", required=True, help="site id (the knowledge base's tenant)")
+    crawl.add_argument("--sitemap", action="store_true", help="URL is a sitemap: crawl its pages")
+    crawl.add_argument("--max-pages", type=int, default=None, help="pages at most")
+    crawl.add_argument(
+        "--allow-private-networks",
+        action="store_true",
+        help="allow hosts on loopback/private addresses (an intranet, a local test server)",
+    )
+    crawl.add_argument("url", help="the start page, or the sitemap with --sitemap")
 
     calibrate = commands.add_parser("calibrate", help="fit the confidence calibration")
     calibrate.add_argument("data_dir", type=Path, help="folder of evaluation sets")
@@ -77,6 +100,17 @@ def run_cli(args: argparse.Namespace, settings: AnsweringSettings) -> int:
     if args.command == "ingest":
         return asyncio.run(
             ingest_files(settings, args.site, args.paths, args.base_url, args.force, args.prune)
+        )
+    if args.command == "crawl":
+        return asyncio.run(
+            crawl_site(
+                settings,
+                args.site,
+                args.url,
+                sitemap=args.sitemap,
+                max_pages=args.max_pages,
+                allow_private_networks=args.allow_private_networks,
+            )
         )
     if args.command == "ingest-jsonl":
         return asyncio.run(ingest_jsonl(settings, args.site, args.file, args.format, args.force))
@@ -126,15 +160,12 @@ def discover(paths: list[Path]) -> Iterator[FileDocument]:
 
 def document_id_for(relative: str) -> str:
     """``guide/Install Tandem.md`` -> ``guide:Install-Tandem`` (ids cannot hold '/')."""
-    stem = relative.rsplit(".", 1)[0]
-    slug = re.sub(r"[^A-Za-z0-9._:~-]+", "-", stem.replace("/", ":")).strip("-.:~")
-    if not slug or not DOCUMENT_ID.match(slug):
-        raise InvalidDocumentError(f"{relative}: cannot derive a document id from the name")
-    return slug[:200]
+    return document_id_from_name(relative)
 
 
-def title_for(file: FileDocument, text: str, fmt: str) -> str:
-    title = PARSERS[fmt](text).title
+def title_for(file: FileDocument, title: str | None) -> str:
+    """The title the file gives itself (front matter, first H1, <title>, PDF metadata), else
+    its name in words."""
     if title:
         return title[:300]
     stem = Path(file.relative).stem
@@ -152,24 +183,32 @@ async def ingest_files(
     validate_site_id(site_id)
     files = list(discover(paths))
     if not files:
-        print("nothing to ingest: no .md, .markdown or .txt files found", file=sys.stderr)
+        print(f"nothing to ingest: no {', '.join(FORMAT_BY_SUFFIX)} files found", file=sys.stderr)
         return 1
     documents = []
+    unreadable = 0
     for file in files:
         fmt = FORMAT_BY_SUFFIX[file.path.suffix.lower()]
-        text = file.path.read_text(encoding="utf-8")
+        try:
+            # PDFs become their extracted text here; a scan without text is reported, and
+            # the other files are still indexed.
+            loaded = load_bytes(file.path.read_bytes(), fmt)
+        except InvalidDocumentError as exc:
+            unreadable += 1
+            print(f"{'failed':<10} {file.relative}  {exc}", flush=True)
+            continue
         documents.append(
             SourceDocument(
                 site_id=site_id,
                 document_id=document_id_for(file.relative),
-                title=title_for(file, text, fmt),
+                title=title_for(file, loaded.title),
                 url=f"{base_url.rstrip('/')}/{file.relative}" if base_url else None,
-                text=text,
-                format=fmt,  # type: ignore[arg-type]
+                text=loaded.text,
+                format=loaded.format,  # type: ignore[arg-type]
             )
         )
     async with open_runtime(settings, require_calibration=False) as runtime:
-        failures = await _ingest_all(runtime, documents, force)
+        failures = unreadable + await _ingest_all(runtime, documents, force)
         if prune:
             keep = {d.document_id for d in documents}
             existing, _ = await runtime.ingestion.list_documents(site_id, limit=100_000)
@@ -213,10 +252,27 @@ def read_jsonl_documents(file: Path, site_id: str, fmt: str) -> Iterator[SourceD
 
 
 async def _ingest_all(runtime: Runtime, documents: list[SourceDocument], force: bool) -> int:
+    """Index the documents as one ``import`` job (when there are several): a progress bar
+    on a terminal, and progress events for whoever watches the knowledge topic."""
     total = len(documents)
     done = 0
     failures = 0
     limit = asyncio.Semaphore(CONCURRENT_DOCUMENTS)
+    bar = ProgressBar()
+    progress: JobProgress | None = None
+    if total > 1 and documents:
+        schema = runtime.settings.postgres_schema
+        async with runtime.pool.connection() as conn, conn.transaction():
+            job = await JobRepository(schema).create(
+                conn, site_id=documents[0].site_id, kind="import", request={"documents": total}
+            )
+        progress = JobProgress(
+            pool=runtime.pool,
+            schema=schema,
+            job=replace(job, total=total),
+            interval=runtime.settings.job_progress_interval_seconds,
+            listener=bar.update,
+        )
 
     async def one(document: SourceDocument) -> None:
         nonlocal done, failures
@@ -224,13 +280,28 @@ async def _ingest_all(runtime: Runtime, documents: list[SourceDocument], force: 
             try:
                 result = await runtime.ingestion.ingest(document, force=force)
                 line = f"{result.status:<10} {document.document_id}  ({result.document.chunk_count} chunks)  {document.title!r}"
+                if progress:
+                    await progress.record(
+                        document.document_id, result.status, document_id=document.document_id
+                    )
             except InvalidDocumentError as exc:
                 failures += 1
                 line = f"{'failed':<10} {document.document_id}  {exc}"
+                if progress:
+                    await progress.record(document.document_id, "failed", reason=str(exc))
             done += 1
-            print(f"[{done}/{total}] {line}", flush=True)
+            bar.println(f"[{done}/{total}] {line}")
 
-    await asyncio.gather(*(one(d) for d in documents))
+    try:
+        await asyncio.gather(*(one(d) for d in documents))
+    except BaseException as exc:
+        if progress:
+            await asyncio.shield(progress.finish("failed", error=f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        bar.close()
+    if progress:
+        await progress.finish("completed")
     return failures
 
 
