@@ -22,6 +22,7 @@ from tandem_answering.domain.curated import (
     CuratedAnswer,
     CuratedContent,
     CuratedEntry,
+    CuratedIndex,
     CuratedMatch,
     InvalidCuratedAnswer,
     match_curated,
@@ -345,3 +346,66 @@ def test_settings_default_to_the_service() -> None:
 def test_bad_settings_are_refused(fields: dict[str, object]) -> None:
     with pytest.raises(InvalidSiteSettings):
         SiteAnsweringSettings(**fields)  # type: ignore[arg-type]
+
+
+# -- the index a site's entries are matched through --------------------------------------
+
+
+def random_entries(count: int, phrasings: int, dimension: int, seed: int = 0) -> list[CuratedEntry]:
+    rng = np.random.default_rng(seed)
+    entries = []
+    for i in range(count):
+        vectors = rng.normal(size=(phrasings, dimension)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        content = CuratedContent(
+            question=f"Question {i}",
+            answer="A",
+            alternatives=tuple(f"phrasing {i} {j}" for j in range(phrasings - 1)),
+        )
+        entries.append(CuratedEntry(CuratedAnswer("acme", f"e{i}", content, NOW, NOW), vectors))
+    return entries
+
+
+def test_the_index_scores_each_entry_by_its_closest_phrasing() -> None:
+    entries = random_entries(50, 4, 16)
+    index = CuratedIndex.build(entries)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        question = rng.normal(size=16).astype(np.float32)
+        question /= np.linalg.norm(question)
+        best, _ = index.best_per_entry(question)
+        expected = [e.similarity(question) for e in entries]
+        np.testing.assert_allclose(best, np.array(expected, dtype=np.float64), atol=1e-6)
+
+
+def test_the_index_names_the_phrasing_that_matched() -> None:
+    entries = random_entries(30, 5, 16)
+    index = CuratedIndex.build(entries)
+    target = entries[17].vectors[3]  # "phrasing 17 2"
+    found = match_curated("not the same words", target, index)
+    assert found is not None and found.entry.curated_id == "e17"
+    assert found.phrasing == "phrasing 17 2" and found.similarity == pytest.approx(1.0, abs=1e-6)
+
+
+def test_the_index_leaves_entries_of_another_size_to_exact_matching() -> None:
+    same = entry("same", "When are you open?", basis(0))
+    other_model = CuratedEntry(
+        entry("other", "Do you ship abroad?", basis(1)).answer, np.ones((1, 8), dtype=np.float32)
+    )
+    text_only = CuratedEntry(
+        entry("text", "Gift cards?", basis(2)).answer, np.zeros((1, 0), dtype=np.float32)
+    )
+    index = CuratedIndex.build([text_only, same, other_model])
+    best, _ = index.best_per_entry(basis(0))
+    assert list(best) == [-np.inf, pytest.approx(1.0), -np.inf]
+    assert match_curated("open", basis(0), index).entry.curated_id == "same"  # type: ignore[union-attr]
+    for words, winner in (("gift cards", "text"), ("do you ship abroad", "other")):
+        found = match_curated(words, basis(0), index)
+        assert found is not None and found.exact and found.entry.curated_id == winner
+        assert found.runner_up == pytest.approx(1.0)  # "same" scored 1 on the vector
+
+
+def test_an_empty_index_matches_nothing() -> None:
+    index = CuratedIndex.build([])
+    assert len(index) == 0
+    assert match_curated("anything", basis(0), index) is None

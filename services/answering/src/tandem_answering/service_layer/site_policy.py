@@ -44,6 +44,7 @@ from ..domain.curated import (
     CuratedAnswer,
     CuratedContent,
     CuratedEntry,
+    CuratedIndex,
     CuratedMatch,
     Vectors,
     match_curated,
@@ -104,6 +105,7 @@ class SiteSettingsView:
 class _Snapshot:
     settings: SiteAnsweringSettings
     entries: tuple[CuratedEntry, ...]
+    index: CuratedIndex
     fingerprint: str | None  # None: not read from Postgres (it could not be)
     expires_at: float
     #: False while some entries wait to be re-embedded (they match by exact text only).
@@ -179,7 +181,7 @@ class SitePolicies:
         return match_curated(
             normalise_question(question),
             question_vector,
-            snapshot.entries,
+            snapshot.index,
             threshold=self.match_threshold,
             margin=self.match_margin,
         )
@@ -324,24 +326,30 @@ class SitePolicies:
                     and previous.complete
                     and previous.fingerprint == fingerprint
                 ):
-                    entries = previous.entries
+                    entries, index = previous.entries, previous.index
                     stale: list[StoredCurated] = []
                 else:
                     stored = await self.repository.list_curated(conn, site_id)
                     entries, stale = self._entries(stored)
+                    index = None
         except Exception as exc:
             log.warning(
                 "site answering policy could not be read; keeping what this replica had",
                 extra={"fields": {"site_id": site_id, "error": repr(exc)}},
             )
-            kept = previous or _Snapshot(SiteAnsweringSettings(), (), None, 0.0)
+            kept = previous or _Snapshot(SiteAnsweringSettings(), (), _NO_ENTRIES, None, 0.0)
             snapshot = replace(kept, expires_at=self.clock() + self.retry_seconds)
         else:
             complete = True
             if stale:
                 entries, complete = await self._reembed(site_id, entries, stale)
+                index = None
+            if index is None:
+                # Normalising and stacking a large site's phrasings takes milliseconds: not
+                # on the event loop.
+                index = await asyncio.to_thread(CuratedIndex.build, entries)
             snapshot = _Snapshot(
-                settings, entries, fingerprint, self.clock() + self.cache_seconds, complete
+                settings, entries, index, fingerprint, self.clock() + self.cache_seconds, complete
             )
         if epoch != self._epoch:
             return snapshot  # a write happened meanwhile: good for these callers, not to keep
@@ -416,6 +424,9 @@ class SitePolicies:
             for e in entries
         )
         return entries, True
+
+
+_NO_ENTRIES = CuratedIndex.build(())
 
 
 def new_curated_id() -> str:
