@@ -218,7 +218,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
 
     install_error_handlers(app)
     # Middleware is added innermost first.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        larger={
+            admin_api.UPLOAD_PATH: settings.admin_upload_max_bytes + admin_api.MULTIPART_OVERHEAD
+        },
+    )
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestMetricsMiddleware)
     # The widget runs on customers' sites: browsers may call from any origin, and each

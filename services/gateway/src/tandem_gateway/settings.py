@@ -46,6 +46,8 @@ class GatewaySettings(ServiceSettings):
     unknown_site_cache_seconds: int = Field(default=5, ge=0)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # The dashboard's knowledge-base file upload (PDFs): the largest file it forwards.
+    admin_upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     # How long a publish may wait for Kafka's acknowledgement before the client gets 503.
     publish_timeout_seconds: float = Field(default=5.0, gt=0)
     # How long a resent message waits for the first copy still in flight.

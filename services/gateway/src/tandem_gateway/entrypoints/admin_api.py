@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Response, UploadFile, status
 from fastapi.requests import HTTPConnection
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -64,6 +64,7 @@ class AdminBackends:
             timeout=httpx.Timeout(settings.admin_timeout_seconds),
             limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
         )
+        self.upload_max_bytes = settings.admin_upload_max_bytes
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -77,11 +78,18 @@ class AdminBackends:
         json: Any = None,
         params: dict[str, Any] | None = None,
         not_found_ok: bool = False,
+        files: Any = None,
+        data: dict[str, str] | None = None,
+        passthrough: tuple[int, ...] = (),
     ) -> Any:
-        """The JSON body (None for 204, or 404 when ``not_found_ok``)."""
+        """The JSON body (None for 204, or 404 when ``not_found_ok``). ``files``/``data``
+        send a multipart form instead of JSON; a status in ``passthrough`` reaches the
+        client as it is (with the service's message) instead of being mapped."""
         url = self.urls[service] + path
         try:
-            response = await self._http.request(method, url, json=json, params=params)
+            response = await self._http.request(
+                method, url, json=json, params=params, files=files, data=data
+            )
         except httpx.HTTPError as exc:
             log.warning(
                 "admin back end unreachable",
@@ -90,6 +98,11 @@ class AdminBackends:
             raise Unavailable(f"the {service} service is unavailable; retry") from exc
         if response.status_code == 404 and not_found_ok:
             return None
+        if response.status_code in passthrough:
+            refused = GatewayError(_detail(response))
+            refused.status = response.status_code
+            refused.code = _PASSED_CODES.get(response.status_code, "refused")
+            raise refused
         if response.status_code == 404:
             raise NotFound("not found")
         if response.status_code in (400, 409, 422):
@@ -108,6 +121,9 @@ class AdminBackends:
             return response.json()
         except ValueError as exc:
             raise UpstreamFailed(f"the {service} service answered garbage") from exc
+
+
+_PASSED_CODES = {409: "conflict", 413: "request_too_large", 415: "unsupported_media_type"}
 
 
 def _detail(response: httpx.Response) -> str:
@@ -539,6 +555,9 @@ async def roster(agent: Agent, backends: Backends) -> dict[str, Any]:
 # -- the knowledge base -----------------------------------------------------------------
 
 _DOCUMENT_ID = r"^[a-z0-9][a-z0-9_-]{0,80}$"
+#: Any id the answering service gives a document: uploads keep the file name's case,
+#: ingested folders use ':', crawled pages their host and path (``docs.example.com:faq``).
+_ANY_DOCUMENT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}$"
 
 
 class DocumentIn(BaseModel):
@@ -546,7 +565,7 @@ class DocumentIn(BaseModel):
 
     title: Line = Field(min_length=1, max_length=300)
     text: Block = Field(min_length=1, max_length=2_000_000)
-    format: Literal["markdown", "text"] = "markdown"
+    format: Literal["markdown", "text", "html"] = "markdown"
     url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://\S+$")
 
 
@@ -598,10 +617,194 @@ async def put_document(
     responses=_ERRORS,
 )
 async def delete_document(document_id: str, manager: Manager, backends: Backends) -> Response:
-    if not re.match(_DOCUMENT_ID, document_id):
+    if not re.match(_ANY_DOCUMENT_ID, document_id):
         raise NotFound("no such document")
     await backends.call("answering", "DELETE", f"{_documents(manager)}/{document_id}")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# Files and crawls are indexed as jobs by the answering service (its admin API says how);
+# the dashboard polls them. A small upload is done when the POST answers (200), a big PDF
+# is not (202, poll ``/uploads/{job_id}``); a crawl always answers 202.
+
+UPLOAD_PATH = "/v1/admin/uploads"
+#: Room for the multipart envelope around the file (boundaries, headers, small fields).
+MULTIPART_OVERHEAD = 64 * 1024
+UPLOAD_SUFFIXES = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
+_FILE_NAME_UNSAFE = re.compile(r"[\x00-\x1f\x7f\"\\/]+")
+_JOB_ERRORS: dict[int | str, dict[str, object]] = {
+    **_ERRORS,
+    409: {"model": ErrorResponse, "description": "A crawl is already running for the site"},
+    415: {"model": ErrorResponse, "description": "Not a file type the knowledge base takes"},
+}
+
+
+class UnsupportedFile(GatewayError):
+    status, code = 415, "unsupported_media_type"
+
+
+class FileTooLarge(GatewayError):
+    status, code = 413, "request_too_large"
+
+
+class JobProblem(BaseModel):
+    item: str
+    outcome: str
+    document_id: str | None = None
+    reason: str | None = None
+    at: str
+
+
+class IngestionJob(BaseModel):
+    """A crawl or an upload being indexed, as the answering service reports it."""
+
+    job_id: str
+    kind: Literal["crawl", "upload", "import"]
+    state: Literal["running", "completed", "failed"]
+    unit: Literal["documents", "passages"]
+    total: int
+    done: int
+    failed: int
+    skipped: int
+    current: str | None = None
+    error: str | None = None
+    note: str | None = None
+    request: dict[str, Any] = Field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    created_at: str
+    updated_at: str
+    finished_at: str | None = None
+    problems: list[JobProblem] = Field(default_factory=list)
+
+
+class IngestionJobList(BaseModel):
+    jobs: list[IngestionJob]
+
+
+class CrawlIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start_url: str = Field(min_length=8, max_length=2000, pattern=r"^https?://[^\s/]+\S*$")
+    sitemap: bool = Field(default=False, description="start_url is a sitemap.xml")
+    max_pages: int | None = Field(default=None, ge=1, le=5000)
+
+
+def _jobs_path(claims: AgentClaims, kind: str) -> str:
+    return f"/v1/admin/sites/{_site(claims)}/{kind}"
+
+
+@router.post(
+    "/uploads",
+    response_model=IngestionJob,
+    summary="Upload a file (Markdown, text, HTML, PDF) to the knowledge base",
+    description=(
+        "Multipart form: `file`, optional `title`, `url` and `document_id` (by default the "
+        "file name). 200 when it is indexed, 202 while a big file is still being indexed "
+        "(poll `GET /v1/admin/uploads/{job_id}`). A scanned PDF without text is a 422."
+    ),
+    responses={
+        **_JOB_ERRORS,
+        202: {"model": IngestionJob, "description": "Accepted; still being indexed"},
+    },
+)
+async def upload_document(
+    manager: Manager,
+    backends: Backends,
+    response: Response,
+    file: Annotated[UploadFile, File(description=", ".join(UPLOAD_SUFFIXES))],
+    title: Annotated[Line | None, Form(max_length=300)] = None,
+    url: Annotated[str | None, Form(max_length=2000, pattern=r"^https?://\S+$")] = None,
+    document_id: Annotated[str | None, Form(pattern=_ANY_DOCUMENT_ID)] = None,
+) -> dict[str, Any]:
+    name = _FILE_NAME_UNSAFE.sub("_", (file.filename or "").rsplit("/", 1)[-1])[-200:]
+    if not name.lower().endswith(UPLOAD_SUFFIXES):
+        raise UnsupportedFile(
+            f"only {', '.join(UPLOAD_SUFFIXES)} files can be added to the knowledge base"
+        )
+    limit = int(getattr(backends, "upload_max_bytes", 20 * 1024 * 1024))
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise FileTooLarge(f"the file may not exceed {limit} bytes")
+    if not data.strip():
+        raise UpstreamRefused("the file is empty")
+    fields = {"title": title, "url": url, "document_id": document_id}
+    job = await backends.call(
+        "answering",
+        "POST",
+        _jobs_path(manager, "uploads"),
+        files={"file": (name, data, file.content_type or "application/octet-stream")},
+        data={key: value for key, value in fields.items() if value},
+        passthrough=(413, 415),
+    )
+    if isinstance(job, dict) and job.get("state") == "running":
+        response.status_code = status.HTTP_202_ACCEPTED
+    return dict(job)
+
+
+@router.get(
+    "/uploads/{job_id}",
+    response_model=IngestionJob,
+    summary="How far the indexing of an uploaded file got",
+    responses=_ERRORS,
+)
+async def get_upload(job_id: uuid.UUID, manager: Manager, backends: Backends) -> dict[str, Any]:
+    return dict(
+        await backends.call("answering", "GET", f"{_jobs_path(manager, 'uploads')}/{job_id}")
+    )
+
+
+@router.post(
+    "/crawls",
+    response_model=IngestionJob,
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Crawl the site's pages (or its sitemap) into the knowledge base",
+    description=(
+        "Same host only, robots.txt obeyed, HTML and PDF pages; each page becomes a "
+        "document whose id derives from its URL, so crawling again replaces changed pages. "
+        "One crawl per site at a time (409). Poll `GET /v1/admin/crawls/{job_id}`."
+    ),
+    responses=_JOB_ERRORS,
+)
+async def start_crawl(body: CrawlIn, manager: Manager, backends: Backends) -> dict[str, Any]:
+    return dict(
+        await backends.call(
+            "answering",
+            "POST",
+            _jobs_path(manager, "crawls"),
+            json=body.model_dump(exclude_none=True),
+            passthrough=(409,),
+        )
+    )
+
+
+@router.get(
+    "/crawls",
+    response_model=IngestionJobList,
+    summary="The site's recent crawls",
+    responses=_ERRORS,
+)
+async def list_crawls(
+    manager: Manager,
+    backends: Backends,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> dict[str, Any]:
+    return dict(
+        await backends.call(
+            "answering", "GET", _jobs_path(manager, "crawls"), params={"limit": limit}
+        )
+    )
+
+
+@router.get(
+    "/crawls/{job_id}",
+    response_model=IngestionJob,
+    summary="A crawl's progress: pages done, failed, skipped, and why",
+    responses=_ERRORS,
+)
+async def get_crawl(job_id: uuid.UUID, manager: Manager, backends: Backends) -> dict[str, Any]:
+    return dict(
+        await backends.call("answering", "GET", f"{_jobs_path(manager, 'crawls')}/{job_id}")
+    )
 
 
 # -- analytics --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,18 +38,23 @@ class BodyLimitMiddleware:
 
     The (small) body is read here in full and replayed to the app, so the limit holds
     whether or not the client sent Content-Length and however it chunks the body.
+    ``larger`` names the few paths allowed more (a file upload), each with its own limit.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, larger: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.larger.get(scope.get("path", ""), self.max_bytes)
         too_large = error_body(
-            "request_too_large", f"the request body may not exceed {self.max_bytes} bytes"
+            "request_too_large", f"the request body may not exceed {max_bytes} bytes"
         )
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
@@ -57,7 +63,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     await _send_json(send, 400, error_body("bad_request", "invalid Content-Length"))
                     return
-                if declared > self.max_bytes:
+                if declared > max_bytes:
                     await _send_json(send, 413, too_large)
                     return
         chunks: list[bytes] = []
@@ -68,7 +74,7 @@ class BodyLimitMiddleware:
                 return
             body = message.get("body", b"")
             size += len(body)
-            if size > self.max_bytes:
+            if size > max_bytes:
                 await _send_json(send, 413, too_large)
                 return
             chunks.append(body)

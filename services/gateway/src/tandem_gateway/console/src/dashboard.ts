@@ -2,7 +2,7 @@
 // base and analytics, all through /v1/admin (docs/console.md). Agents are told they are
 // not allowed; the API checks the role on every call anyway.
 
-import { Session, bandOf, clear, el, formatConfidence, formatDuration, formatTime, loginForm, type AgentInfo } from "./common";
+import { ApiError, Session, bandOf, clear, el, formatConfidence, formatDuration, formatTime, loginForm, type AgentInfo } from "./common";
 
 type Json = Record<string, any>;
 type Tab = "conversations" | "settings" | "team" | "knowledge" | "analytics";
@@ -379,18 +379,120 @@ async function team(): Promise<void> {
 }
 
 // -- knowledge base ---------------------------------------------------------------------
+// Files are uploaded as they are (multipart: Markdown, text, HTML, PDF) and crawls started
+// here; both are indexed as jobs by the answering service. A big file or a crawl is still
+// running when its request answers: its job is polled until it ends.
 
 function documentId(filename: string): string {
   const base = filename.replace(/\.[^.]*$/, "").toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^[^a-z0-9]+/, "");
   return (base || `doc-${Date.now()}`).slice(0, 80);
 }
 
+const UPLOAD_ACCEPT = ".md,.markdown,.txt,.html,.htm,.pdf,text/markdown,text/plain,text/html,application/pdf";
+const POLL_MS = 1000;
+
+/** POST a multipart form with the session's token (refreshed once on a 401), errors as ApiError. */
+async function postForm<T>(path: string, form: FormData, retried = false): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, { method: "POST", headers: { Authorization: `Bearer ${session.accessToken}` }, body: form, credentials: "omit" });
+  } catch {
+    throw new ApiError(0, "offline", "The gateway cannot be reached. Check the connection.");
+  }
+  if (response.status === 401 && !retried) {
+    await session.refresh();
+    return postForm<T>(path, form, true);
+  }
+  const parsed = (await response.json().catch(() => null)) as Json | null;
+  if (!response.ok) {
+    const error = parsed?.error as Json | undefined;
+    throw new ApiError(response.status, String(error?.code ?? "error"), String(error?.message ?? `request failed (${response.status})`));
+  }
+  return parsed as T;
+}
+
+function jobSummary(job: Json): string {
+  const finished = Number(job.done) + Number(job.failed) + Number(job.skipped);
+  const parts = [`${finished}/${Math.max(Number(job.total), finished)} ${String(job.unit)}`];
+  if (job.failed) parts.push(`${String(job.failed)} failed`);
+  if (job.skipped) parts.push(`${String(job.skipped)} skipped`);
+  return parts.join(" · ");
+}
+
+function progressBar(job: Json): HTMLProgressElement {
+  const finished = Number(job.done) + Number(job.failed) + Number(job.skipped);
+  const bar = el("progress", { max: Math.max(Number(job.total), finished, 1), "aria-label": "progress" });
+  bar.value = job.state === "running" ? finished : bar.max;
+  return bar;
+}
+
+/** Polls a running job until it ends (or the page is left); calls ``onChange`` each time. */
+function pollJob(path: string, isShown: () => boolean, onChange: (job: Json) => void): Promise<Json> {
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (!isShown()) return;
+      session
+        .call<Json>("GET", path)
+        .then((job) => {
+          onChange(job);
+          if (job.state === "running") window.setTimeout(tick, POLL_MS);
+          else resolve(job);
+        })
+        .catch(reject);
+    };
+    window.setTimeout(tick, POLL_MS);
+  });
+}
+
+function crawlRow(job: Json): HTMLTableRowElement {
+  const problems = (job.problems ?? []) as Json[];
+  return el(
+    "tr",
+    { "data-job-id": String(job.job_id), "data-state": String(job.state) },
+    el("td", {}, formatTime(job.created_at)),
+    el("td", {}, el("code", {}, String(job.request?.start_url ?? "")), job.request?.sitemap ? " (sitemap)" : ""),
+    el("td", { class: `job-${String(job.state)}`, "data-testid": "crawl-state" }, String(job.state)),
+    el("td", {}, progressBar(job), " ", el("span", { "data-testid": "crawl-progress" }, jobSummary(job))),
+    el(
+      "td",
+      {},
+      job.error ? el("p", { class: "error" }, String(job.error)) : null,
+      job.note ? el("p", { class: "meta" }, String(job.note)) : null,
+      job.state === "running" && job.current ? el("p", { class: "meta" }, `Now: ${String(job.current)}`) : null,
+      problems.length
+        ? el(
+            "details",
+            {},
+            el("summary", {}, `${problems.length} not indexed`),
+            el("ul", { "data-testid": "crawl-problems" }, ...problems.map((p) => el("li", {}, el("code", {}, String(p.item)), ` ${String(p.outcome)}: ${String(p.reason ?? "")}`))),
+          )
+        : null,
+    ),
+  );
+}
+
 async function knowledge(): Promise<void> {
-  const body = await session.call<{ documents: Json[]; total: number }>("GET", "/v1/admin/documents?limit=500");
-  const file = input({ type: "file", accept: ".md,.markdown,.txt,text/markdown,text/plain", id: "kb-file", "data-testid": "kb-file" });
-  const title = input({ type: "text", maxlength: 300, id: "kb-title", placeholder: "defaults to the first heading or the file name" });
+  const [body, crawls] = await Promise.all([
+    session.call<{ documents: Json[]; total: number }>("GET", "/v1/admin/documents?limit=500"),
+    session.call<{ jobs: Json[] }>("GET", "/v1/admin/crawls?limit=5"),
+  ]);
+  const file = input({ type: "file", accept: UPLOAD_ACCEPT, id: "kb-file", "data-testid": "kb-file" });
+  const title = input({ type: "text", maxlength: 300, id: "kb-title", placeholder: "defaults to the document's own title or the file name" });
   const upload = el("button", { type: "submit", "data-action": "upload" }, "Upload and index");
-  const form = el("form", { class: "upload", "data-testid": "kb-upload" }, field("Markdown or text file", file), field("Title", title), upload);
+  const uploadProgress = el("p", { class: "meta", "data-testid": "upload-progress" });
+  const form = el(
+    "form",
+    { class: "upload", "data-testid": "kb-upload" },
+    field("File (Markdown, text, HTML or PDF)", file),
+    field("Title", title),
+    upload,
+    uploadProgress,
+  );
+  const shown = () => main.contains(form);
+  const indexed = (job: Json) => {
+    const document = (job.result?.document ?? {}) as Json;
+    return `Indexed “${String(document.title)}”: ${String(document.chunks)} passages (${String(job.result?.status)}).`;
+  };
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const chosen = file.files?.[0];
@@ -398,30 +500,92 @@ async function knowledge(): Promise<void> {
       say("Choose a file first.", true);
       return;
     }
+    const data = new FormData();
+    data.append("file", chosen, chosen.name);
+    data.append("document_id", documentId(chosen.name));
+    if (title.value.trim()) data.append("title", title.value.trim());
     upload.disabled = true;
     say(`Indexing ${chosen.name}…`);
-    chosen
-      .text()
-      .then((text) => {
-        const heading = /^#\s+(.+)$/m.exec(text)?.[1]?.trim();
-        const markdown = !/\.txt$/i.test(chosen.name);
-        return session.call<Json>("PUT", `/v1/admin/documents/${documentId(chosen.name)}`, {
-          title: title.value.trim() || heading || chosen.name,
-          text,
-          format: markdown ? "markdown" : "text",
-        });
+    postForm<Json>("/v1/admin/uploads", data)
+      .then((job) =>
+        job.state === "running"
+          ? pollJob(`/v1/admin/uploads/${encodeURIComponent(String(job.job_id))}`, shown, (now) => {
+              uploadProgress.textContent = `Indexing ${chosen.name}: ${jobSummary(now)}`;
+            })
+          : job,
+      )
+      .then((job) => {
+        if (job.state === "failed") throw new Error(`Indexing ${chosen.name} failed: ${String(job.error)}`);
+        return knowledge().then(() => say(indexed(job)));
       })
-      .then((result) => knowledge().then(() => say(`Indexed “${String(result.title)}”: ${String(result.chunks)} passages (${String(result.status)}).`)))
       .catch(fail)
       .finally(() => {
         upload.disabled = false;
       });
   });
+
+  const startUrl = input({ type: "url", required: true, maxlength: 2000, id: "crawl-url", "data-testid": "crawl-url", placeholder: "https://help.example.com/" });
+  const sitemap = input({ type: "checkbox", id: "crawl-sitemap", "data-testid": "crawl-sitemap" }, false);
+  const maxPages = input({ type: "number", min: 1, max: 5000, id: "crawl-max-pages", placeholder: "200" });
+  const crawlButton = el("button", { type: "submit", "data-action": "crawl" }, "Crawl and index");
+  const crawlForm = el(
+    "form",
+    { class: "upload crawl", "data-testid": "kb-crawl" },
+    field("Start page or sitemap URL", startUrl, "same host only; robots.txt is obeyed; HTML pages and PDFs"),
+    field("The URL is a sitemap.xml", sitemap),
+    field("Pages at most", maxPages),
+    crawlButton,
+  );
+  const crawlRows = el("tbody", {}, ...crawls.jobs.map(crawlRow));
+  const crawlTable = el(
+    "table",
+    { class: "results", "data-testid": "crawls" },
+    el("thead", {}, el("tr", {}, ...["Started", "From", "State", "Progress", ""].map((h) => el("th", {}, h)))),
+    crawlRows,
+  );
+  const follow = (job: Json) => {
+    const path = `/v1/admin/crawls/${encodeURIComponent(String(job.job_id))}`;
+    const replaceRow = (now: Json) => {
+      const row = crawlRows.querySelector(`tr[data-job-id="${String(now.job_id)}"]`);
+      if (row) row.replaceWith(crawlRow(now));
+      else crawlRows.prepend(crawlRow(now));
+    };
+    replaceRow(job);
+    // The last poll's answer is the finished job, problems included.
+    return pollJob(path, () => main.contains(crawlTable), replaceRow);
+  };
+  crawlForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const request: Json = { start_url: startUrl.value.trim(), sitemap: sitemap.checked };
+    if (maxPages.value) request.max_pages = Number(maxPages.value);
+    crawlButton.disabled = true;
+    session
+      .call<Json>("POST", "/v1/admin/crawls", request)
+      .then((job) => {
+        say(`Crawling ${String(request.start_url)}…`);
+        return follow(job);
+      })
+      .then((job) => {
+        if (!main.contains(crawlTable)) return;
+        const text = `Crawl ${String(job.state)}: ${jobSummary(job)}.`;
+        return knowledge().then(() => say(text, job.state === "failed"));
+      })
+      .catch(fail)
+      .finally(() => {
+        crawlButton.disabled = false;
+      });
+  });
+  for (const job of crawls.jobs) if (job.state === "running") void follow(job).catch(fail);
+
   clear(
     main,
     el("h2", {}, "Knowledge base"),
-    el("p", {}, `${body.total} documents. Uploading a file with the same name replaces and re-indexes it.`),
+    el("p", {}, `${body.total} documents. Uploading a file with the same name replaces and re-indexes it; crawling again replaces the pages that changed.`),
     form,
+    el("h3", {}, "Crawl a website"),
+    crawlForm,
+    crawlTable,
+    el("h3", {}, "Documents"),
     el(
       "table",
       { class: "results", "data-testid": "documents" },
