@@ -91,6 +91,23 @@ docs: ## Regenerate the committed AsyncAPI/OpenAPI documents and event JSON Sche
 	@$(PY) -m tandem_events.schemas >/dev/null
 	@$(PY) tools/gen_docs.py
 
+# The answering pipeline outside the service: its own Postgres schema (nothing reaches the
+# service's outbox) and throw-away Weaviate tenants, the same models and code.
+ANSWERING_CLI := set -a; source $(RUN_DIR)/stack.env; set +a; \
+	  TANDEM_ANSWERING_POSTGRES_DSN=$$TANDEM_POSTGRES_DSN TANDEM_ANSWERING_POSTGRES_SCHEMA=answering_eval \
+	  TANDEM_ANSWERING_WEAVIATE_URL=$$TANDEM_WEAVIATE_URL TANDEM_ANSWERING_WEAVIATE_GRPC_PORT=$$TANDEM_WEAVIATE_GRPC_PORT \
+	  $(PY) -m tandem_answering
+
+EVAL_DATA ?= $(abspath $(REPO)/../shared/eval)
+
+.PHONY: eval
+eval: stack-up ## Answering quality on DATA=<set folder or folder of sets> (default ../shared/eval); last line is JSON
+	@data="$${DATA:-$(EVAL_DATA)}"; $(ANSWERING_CLI) eval "$$data" --output $(REPO)/test-artifacts/eval
+
+.PHONY: calibrate
+calibrate: stack-up ## Refit both routes' confidence calibration on DATA=<folder of sets> (writes a new artifact)
+	@data="$${DATA:-$(EVAL_DATA)}"; $(ANSWERING_CLI) calibrate "$$data"
+
 .PHONY: eval-escalation
 eval-escalation: ## Escalation message classifiers on DATA=<folder with labels.jsonl>; last line is JSON
 	@test -n "$(DATA)" || { echo "usage: make eval-escalation DATA=<folder with labels.jsonl>" >&2; exit 2; }
@@ -101,3 +118,4 @@ bench: stack-up ## Benchmarks (figures printed as JSON)
 	@$(SERVICES) up
 	@set -a; source $(RUN_DIR)/stack.env; source $(RUN_DIR)/local.env; set +a; \
 	  $(PY) -m tests.bench.latency
+	@set -a; source $(RUN_DIR)/stack.env; set +a; $(PY) -m tests.bench.answering

@@ -18,13 +18,15 @@ class RecordingEncoder:
 
     def __init__(self, delay: float = 0.0, fail_on: str | None = None) -> None:
         self.calls: list[list[str]] = []
+        self.kinds: list[bool] = []
         self.delay = delay
         self.fail_on = fail_on
         self.threads: set[str] = set()
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], *, query: bool = True) -> np.ndarray:
         self.threads.add(threading.current_thread().name)
         self.calls.append(list(texts))
+        self.kinds.append(query)
         if self.fail_on is not None and self.fail_on in texts:
             raise RuntimeError("model failure")
         time.sleep(self.delay)
@@ -42,6 +44,23 @@ async def test_concurrent_questions_share_one_model_call() -> None:
     assert sorted(len(t) for t in model.calls[0]) == list(range(1, 11))
     assert [int(r[0]) for r in results] == list(range(1, 11))
     assert all(name.startswith("tandem-model") for name in model.threads)
+
+
+async def test_questions_and_passages_never_share_a_model_call() -> None:
+    # e5 encodes "query: ..." and "passage: ..." differently: one call is one kind.
+    model = RecordingEncoder()
+    batcher = BatchingEncoder(model, max_batch=32, max_wait=0.05)
+    try:
+        passages, *questions = await asyncio.gather(
+            batcher.encode(["p1", "p22"], bulk=True, query=False),
+            *(batcher.encode_one("q" * i) for i in range(1, 4)),
+        )
+    finally:
+        await batcher.aclose()
+    assert sorted(map(sorted, model.calls)) == [["p1", "p22"], ["q", "qq", "qqq"]]
+    assert model.kinds == [True, False]  # questions first
+    assert [int(v[0]) for v in passages] == [2, 3]
+    assert [int(q[0]) for q in questions] == [1, 2, 3]
 
 
 async def test_batches_are_capped() -> None:

@@ -9,6 +9,7 @@ from tandem_answering.adapters.calibration_store import (
     load_calibration,
     save_calibration,
 )
+from tandem_answering.adapters.embedder import model_version, multilingual_model_version
 from tandem_answering.domain.answer import FEATURE_NAMES
 from tandem_answering.domain.calibration import (
     Calibration,
@@ -100,7 +101,7 @@ def make_calibration(version: str = "20250101-aaaaaaaa", model: str = "m==1") ->
         version=version,
         model_version=model,
         features=FEATURE_NAMES,
-        coefficients=(1.0, 2.0, 0.0, 0.0, 0.0),
+        coefficients=(1.0, 2.0, 0.0, 0.0, 0.0, 0.0),
         intercept=-1.0,
         metrics={"ece": 0.02},
     )
@@ -135,12 +136,15 @@ def test_artifact_with_unknown_feature_is_refused(tmp_path) -> None:  # type: ig
         load_calibration("m==1", directory=tmp_path)
 
 
-def test_shipped_artifacts_are_valid() -> None:
+def test_shipped_artifacts_are_valid_and_cover_both_routes() -> None:
     shipped = available()
     assert shipped, "the package must ship at least one calibration"
     for calibration in shipped:
         calibration.require_features(FEATURE_NAMES)
         assert 0.0 <= float(calibration.metrics["ece"]) < 0.1
+    # The installed models' versions: the service refuses to start without a fit for each.
+    for version in (model_version(), multilingual_model_version()):
+        assert load_calibration(version).model_version == version
 
 
 def test_version_names_differ_for_different_fits() -> None:

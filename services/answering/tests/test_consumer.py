@@ -16,10 +16,15 @@ from tandem_answering.adapters.embedder import BatchingEncoder
 from tandem_answering.adapters.language import LanguageDetector
 from tandem_answering.adapters.weaviate_store import KnowledgeStoreUnavailable, RetrievedChunk
 from tandem_answering.app import build_broker
-from tandem_answering.domain.answer import FEATURE_NAMES
+from tandem_answering.domain.answer import ENGLISH_ROUTE, FEATURE_NAMES, NOISE_FLOOR
 from tandem_answering.domain.calibration import Calibration
 from tandem_answering.entrypoints.consumers import ConsumerDeps, VisitorEvent, register
-from tandem_answering.service_layer.answering import Answerer, AnswerPolicy, fixed_threshold
+from tandem_answering.service_layer.answering import (
+    Answerer,
+    AnswerPolicy,
+    Route,
+    fixed_threshold,
+)
 from tandem_answering.settings import AnsweringSettings
 from tandem_events import (
     EVENT_TYPES,
@@ -41,8 +46,9 @@ class BagOfWordsEncoder:
     """Hashes words into a unit vector: texts sharing words have a high cosine."""
 
     dimension = DIMENSION
+    version = "bag-of-words"
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], *, query: bool = True) -> np.ndarray:
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in text.lower().replace("?", " ").replace(".", " ").split():
@@ -74,7 +80,7 @@ class InMemoryKnowledge:
                 for i, (title, text) in enumerate(docs)
             ]
 
-    async def search(self, site_id, question, vector, *, limit=8, alpha=0.5):  # type: ignore[no-untyped-def]
+    async def search(self, site_id, question, vector, *, limit=8, alpha=0.5, route="english"):  # type: ignore[no-untyped-def]
         return list(self.sites.get(site_id, []))[:limit]
 
 
@@ -92,7 +98,7 @@ async def test_message_in_answer_scored_out() -> None:
         version="test-1",
         model_version="bag-of-words",
         features=FEATURE_NAMES,
-        coefficients=(10.0, 0.0, 0.0, 0.0, 0.0),
+        coefficients=(10.0, 0.0, 0.0, 0.0, 0.0, 0.0),
         intercept=-5.0,
     )
     knowledge = InMemoryKnowledge(
@@ -106,11 +112,9 @@ async def test_message_in_answer_scored_out() -> None:
     )
     deps = ConsumerDeps(
         answerer=Answerer(
-            encoder=encoder,
+            english=Route(ENGLISH_ROUTE, encoder, calibration, NOISE_FLOOR),
             store=knowledge,
-            calibration=calibration,
             language=LanguageDetector(),
-            model_version="bag-of-words",
             policy=AnswerPolicy(),
             threshold_for=fixed_threshold(0.5),
         ),
@@ -165,18 +169,21 @@ async def test_message_in_answer_scored_out() -> None:
 
 
 class UnavailableKnowledge:
-    async def search(self, site_id, question, vector, *, limit=8, alpha=0.5):  # type: ignore[no-untyped-def]
+    async def search(self, site_id, question, vector, *, limit=8, alpha=0.5, route="english"):  # type: ignore[no-untyped-def]
         raise KnowledgeStoreUnavailable("Weaviate is down")
 
 
 async def test_a_knowledge_store_outage_answers_with_the_fallback() -> None:
     encoder = BatchingEncoder(BagOfWordsEncoder(), max_wait=0.0)
     answerer = Answerer(
-        encoder=encoder,
+        english=Route(
+            ENGLISH_ROUTE,
+            encoder,
+            Calibration("c", "m", FEATURE_NAMES, (1.0, 0.0, 0.0, 0.0, 0.0, 0.0), 0.0),
+            NOISE_FLOOR,
+        ),
         store=UnavailableKnowledge(),
-        calibration=Calibration("c", "m", FEATURE_NAMES, (1.0, 0.0, 0.0, 0.0, 0.0), 0.0),
         language=LanguageDetector(),
-        model_version="bag-of-words",
         policy=AnswerPolicy(fallback_text="Let me get a person."),
         threshold_for=fixed_threshold(0.5),
     )

@@ -1,4 +1,4 @@
-"""``python -m tandem_answering [serve|asyncapi|ingest|ingest-jsonl|calibrate]`` (serve by default)."""
+"""``python -m tandem_answering [serve|asyncapi|ingest|ingest-jsonl|calibrate|eval]`` (serve by default)."""
 
 from __future__ import annotations
 

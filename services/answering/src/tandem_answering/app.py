@@ -17,7 +17,6 @@ from .entrypoints import admin_api, consumers, site_admin_api
 from .entrypoints.consumers import SERVICE, ConsumerDeps
 from .service_layer.ingestion import SOURCE
 from .service_layer.ingestion_jobs import build_ingestion_jobs
-from .service_layer.site_policy import SitePolicies
 from .settings import AnsweringSettings
 
 
@@ -27,22 +26,6 @@ def build_broker(settings: AnsweringSettings) -> tuple[KafkaBroker, DeadLetterPo
         service=SERVICE,
         max_attempts=settings.consumer_max_attempts,
         backoff_seconds=settings.consumer_retry_backoff_seconds,
-    )
-
-
-def build_site_policies(settings: AnsweringSettings, runtime: Runtime) -> SitePolicies:
-    """Per-site threshold, fallback text and curated answers, embedded by the same model
-    as the questions (the Answerer's ``threshold_for`` is ``site_policies.threshold``)."""
-    return SitePolicies(
-        pool=runtime.pool,
-        schema=settings.postgres_schema,
-        embed=runtime.encoder.encode,
-        model_version=runtime.model_version,
-        default_threshold=settings.answer_threshold,
-        default_fallback_text=settings.fallback_text,
-        match_threshold=settings.curated_match_threshold,
-        match_margin=settings.curated_match_margin,
-        cache_seconds=settings.site_policy_cache_seconds,
     )
 
 
@@ -64,7 +47,7 @@ def create_app(settings: AnsweringSettings | None = None) -> FastAPI:
             ingestion_jobs = build_ingestion_jobs(settings, runtime.pool, runtime.ingestion)
             await ingestion_jobs.abandon_stale()
             app.state.ingestion_jobs = ingestion_jobs
-            app.state.site_policies = build_site_policies(settings, runtime)
+            app.state.site_policies = runtime.site_policies
             deps.answerer = runtime.answerer
             deps.publisher = EventPublisher(broker, source=SOURCE)
             relay = OutboxRelay(

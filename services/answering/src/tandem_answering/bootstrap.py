@@ -16,14 +16,27 @@ from tandem_platform.postgres import Pool as PgPool
 from tandem_platform.postgres import migrate, open_pool
 
 from .adapters.calibration_store import load_calibration
-from .adapters.embedder import BatchingEncoder, SentenceTransformerEncoder, load_model
+from .adapters.embedder import (
+    BatchingEncoder,
+    MultilingualEncoder,
+    SentenceTransformerEncoder,
+    load_model,
+    load_multilingual_model,
+)
 from .adapters.language import LanguageDetector
 from .adapters.repository import migrations
 from .adapters.weaviate_store import WeaviateKnowledgeStore
-from .domain.answer import FEATURE_NAMES
+from .domain.answer import (
+    ENGLISH_ROUTE,
+    FEATURE_NAMES,
+    MULTILINGUAL_NOISE_FLOOR,
+    MULTILINGUAL_ROUTE,
+    NOISE_FLOOR,
+)
 from .domain.calibration import Calibration
-from .service_layer.answering import Answerer, AnswerPolicy, fixed_threshold
+from .service_layer.answering import Answerer, AnswerPolicy, Route
 from .service_layer.ingestion import IngestionService
+from .service_layer.site_policy import SitePolicies
 from .settings import AnsweringSettings
 
 
@@ -34,14 +47,23 @@ class Runtime:
     store: WeaviateKnowledgeStore
     model: SentenceTransformerEncoder
     encoder: BatchingEncoder
+    multilingual_model: MultilingualEncoder
+    multilingual_encoder: BatchingEncoder
     language: LanguageDetector
     calibration: Calibration
+    multilingual_calibration: Calibration
     ingestion: IngestionService
+    site_policies: SitePolicies
     answerer: Answerer
 
     @property
     def model_version(self) -> str:
         return self.model.version
+
+    @property
+    def index_version(self) -> str:
+        """What a document's vectors depend on: both models (a new one re-indexes)."""
+        return f"{self.model.version}+{self.multilingual_model.version}"
 
 
 def uncalibrated(model_version: str) -> Calibration:
@@ -72,33 +94,67 @@ async def open_runtime(
         )
         stack.push_async_callback(store.close)
         language = LanguageDetector()
-        model, _ = await asyncio.gather(
-            asyncio.to_thread(load_model, settings.device), asyncio.to_thread(language.load)
+        model, multilingual_model, _ = await asyncio.gather(
+            asyncio.to_thread(load_model, settings.device),
+            asyncio.to_thread(load_multilingual_model),
+            asyncio.to_thread(language.load),
         )
         if require_calibration:
             calibration = load_calibration(model.version, version=settings.calibration_version)
+            multilingual_calibration = load_calibration(
+                multilingual_model.version, version=settings.multilingual_calibration_version
+            )
         else:
             calibration = uncalibrated(model.version)
+            multilingual_calibration = uncalibrated(multilingual_model.version)
         encoder = BatchingEncoder(
-            model, max_batch=settings.batch_max_size, max_wait=settings.batch_max_wait_ms / 1000
+            model,
+            max_batch=settings.batch_max_size,
+            max_wait=settings.batch_max_wait_ms / 1000,
+            name=ENGLISH_ROUTE,
         )
         stack.push_async_callback(encoder.aclose)
+        multilingual_encoder = BatchingEncoder(
+            multilingual_model,
+            max_batch=settings.batch_max_size,
+            max_wait=settings.batch_max_wait_ms / 1000,
+            name=MULTILINGUAL_ROUTE,
+        )
+        stack.push_async_callback(multilingual_encoder.aclose)
         ingestion = IngestionService(
             pool=pool,
             store=store,
             encoder=encoder,
+            multilingual_encoder=multilingual_encoder,
             language=language,
-            model_version=model.version,
+            model_version=f"{model.version}+{multilingual_model.version}",
             schema=schema,
             chunk_max_chars=settings.chunk_max_chars,
             chunk_overlap_chars=settings.chunk_overlap_chars,
         )
-        answerer = Answerer(
-            encoder=encoder,
-            store=store,
-            calibration=calibration,
-            language=language,
+        # Per-site threshold, fallback text and curated answers; curated phrasings are
+        # embedded by the English model (a multilingual question matches them by text).
+        site_policies = SitePolicies(
+            pool=pool,
+            schema=schema,
+            embed=encoder.encode,
             model_version=model.version,
+            default_threshold=settings.answer_threshold,
+            default_fallback_text=settings.fallback_text,
+            match_threshold=settings.curated_match_threshold,
+            match_margin=settings.curated_match_margin,
+            cache_seconds=settings.site_policy_cache_seconds,
+        )
+        answerer = Answerer(
+            english=Route(ENGLISH_ROUTE, encoder, calibration, NOISE_FLOOR),
+            multilingual=Route(
+                MULTILINGUAL_ROUTE,
+                multilingual_encoder,
+                multilingual_calibration,
+                MULTILINGUAL_NOISE_FLOOR,
+            ),
+            store=store,
+            language=language,
             policy=AnswerPolicy(
                 limit=settings.retrieval_limit,
                 alpha=settings.hybrid_alpha,
@@ -106,7 +162,9 @@ async def open_runtime(
                 max_sentences=settings.answer_max_sentences,
                 fallback_text=settings.fallback_text,
             ),
-            threshold_for=fixed_threshold(settings.answer_threshold),
+            threshold_for=site_policies.threshold,
+            fallback_for=site_policies.fallback_text,
+            curated=site_policies,
         )
         yield Runtime(
             settings=settings,
@@ -114,8 +172,12 @@ async def open_runtime(
             store=store,
             model=model,
             encoder=encoder,
+            multilingual_model=multilingual_model,
+            multilingual_encoder=multilingual_encoder,
             language=language,
             calibration=calibration,
+            multilingual_calibration=multilingual_calibration,
             ingestion=ingestion,
+            site_policies=site_policies,
             answerer=answerer,
         )

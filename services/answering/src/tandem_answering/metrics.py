@@ -21,12 +21,14 @@ ANSWER_SECONDS = Histogram(
 )
 BATCH_SIZE = Histogram(
     "tandem_answering_model_batch_size",
-    "Texts encoded per model call (questions arriving together share one call).",
+    "Texts encoded per model call (questions arriving together share one call), by model.",
+    ["model"],
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
 )
 MODEL_SECONDS = Histogram(
     "tandem_answering_model_call_seconds",
-    "Duration of one model call (one batch).",
+    "Duration of one model call (one batch), by model.",
+    ["model"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 DOCUMENTS_INDEXED = Counter(
@@ -40,5 +42,6 @@ RETRIEVAL_FAILURES = Counter(
 )
 MODEL_LOADED = Gauge(
     "tandem_answering_model_loaded",
-    "1 once the embedding model is loaded in this process.",
+    "1 once the embedding model is loaded in this process, by model.",
+    ["model"],
 )

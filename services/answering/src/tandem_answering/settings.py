@@ -46,6 +46,8 @@ class AnsweringSettings(ServiceSettings):
     fallback_text: str = Field(default=DEFAULT_FALLBACK, min_length=1, max_length=1000)
     # A calibration artifact version to pin; by default the newest one fitted for the model.
     calibration_version: str | None = None
+    # The same for the multilingual route's calibration (questions not in English).
+    multilingual_calibration_version: str | None = None
 
     # Ingestion chunking.
     chunk_max_chars: int = Field(default=900, ge=200, le=8000)

@@ -54,6 +54,14 @@ log = logging.getLogger(__name__)
 COLLECTION = "KnowledgeChunk"
 BODY_VECTOR = "body"
 TITLE_VECTOR = "title"
+MULTILINGUAL_VECTOR = "multilingual"
+#: Which named vectors a route searches: (hybrid's vector, the second near-vector query's).
+ROUTE_VECTORS = {
+    "english": (BODY_VECTOR, TITLE_VECTOR),
+    # The hybrid query's keyword half is mostly noise across languages, so a pure vector
+    # query makes sure the nearest passages are always among the candidates.
+    "multilingual": (MULTILINGUAL_VECTOR, MULTILINGUAL_VECTOR),
+}
 # BM25 reads the title and headings as well as the text; a title word counts double.
 KEYWORD_PROPERTIES = ["title^2", "heading_path", "text"]
 _RETURN_PROPERTIES = ["document_id", "chunk_id", "title", "url", "heading_path", "text", "language"]
@@ -82,6 +90,7 @@ class ChunkObject:
     language: str
     body_vector: Sequence[float]
     title_vector: Sequence[float]
+    multilingual_vector: Sequence[float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +101,7 @@ class RetrievedChunk:
     url: str | None
     heading_path: tuple[str, ...]
     text: str
+    # The route's views of the chunk; on the multilingual route both are its one vector.
     body_vector: NDArray[np.float32]
     title_vector: NDArray[np.float32]
     keyword_hit: bool
@@ -156,20 +166,7 @@ class WeaviateKnowledgeStore:
                     multi_tenancy_config=Configure.multi_tenancy(
                         enabled=True, auto_tenant_creation=False, auto_tenant_activation=True
                     ),
-                    vector_config=[
-                        Configure.Vectors.self_provided(
-                            name=BODY_VECTOR,
-                            vector_index_config=Configure.VectorIndex.hnsw(
-                                distance_metric=weaviate.classes.config.VectorDistances.COSINE
-                            ),
-                        ),
-                        Configure.Vectors.self_provided(
-                            name=TITLE_VECTOR,
-                            vector_index_config=Configure.VectorIndex.hnsw(
-                                distance_metric=weaviate.classes.config.VectorDistances.COSINE
-                            ),
-                        ),
-                    ],
+                    vector_config=[_vector_config(name) for name in ALL_VECTORS],
                     properties=[
                         Property(
                             name="document_id",
@@ -210,7 +207,30 @@ class WeaviateKnowledgeStore:
                 # Another replica created it first.
                 if not await self.client.collections.exists(COLLECTION):
                     raise
+        await self._add_missing_vectors()
         self._schema_ready = True
+
+    async def _add_missing_vectors(self) -> None:
+        """A collection created by an older version lacks newer named vectors: add them.
+
+        Existing chunks have no value for them until re-indexed, which happens by itself:
+        the model versions are part of each document's content hash, so the next ingest of
+        an unchanged document indexes it again.
+        """
+        config = await self._collection().config.get()
+        present = set((config.vector_config or {}).keys())
+        for name in ALL_VECTORS:
+            if name not in present:
+                try:
+                    await self._collection().config.add_vector(vector_config=_vector_config(name))
+                    log.info(
+                        "added named vector to the collection", extra={"fields": {"vector": name}}
+                    )
+                except UnexpectedStatusCodeError:
+                    # Another replica added it first.
+                    config = await self._collection().config.get()
+                    if name not in (config.vector_config or {}):
+                        raise
 
     def _collection(self) -> CollectionAsync[Any, Any]:
         return self.client.collections.use(COLLECTION)
@@ -271,6 +291,7 @@ class WeaviateKnowledgeStore:
                         vector={
                             BODY_VECTOR: [float(v) for v in chunk.body_vector],
                             TITLE_VECTOR: [float(v) for v in chunk.title_vector],
+                            MULTILINGUAL_VECTOR: [float(v) for v in chunk.multilingual_vector],
                         },
                     )
                     for chunk in chunks
@@ -322,15 +343,19 @@ class WeaviateKnowledgeStore:
         *,
         limit: int = 8,
         alpha: float = 0.5,
+        route: str = "english",
     ) -> list[RetrievedChunk]:
-        """The site's best chunks for ``question`` (see the module docstring for how).
+        """The site's best chunks for ``question`` (see the module docstring for how);
+        ``vector`` is the question's vector by the ``route``'s model.
 
         Raises ``KnowledgeStoreUnavailable`` when Weaviate fails or takes longer than
         ``search_timeout`` seconds.
         """
+        if route not in ROUTE_VECTORS:
+            raise ValueError(f"unknown retrieval route {route!r}")
         try:
             return await asyncio.wait_for(
-                self._search(site_id, question, vector, limit=limit, alpha=alpha),
+                self._search(site_id, question, vector, limit=limit, alpha=alpha, route=route),
                 timeout=self.search_timeout,
             )
         except (WeaviateBaseError, TimeoutError, OSError) as exc:
@@ -344,33 +369,40 @@ class WeaviateKnowledgeStore:
         *,
         limit: int,
         alpha: float,
+        route: str,
     ) -> list[RetrievedChunk]:
         if not await self.tenant_exists(site_id):
             return []
         collection = self._collection().with_tenant(site_id)
         query_vector = [float(v) for v in vector]
-        try:
-            hybrid, by_title = await asyncio.gather(
-                collection.query.hybrid(
-                    query=question,
-                    vector=query_vector,
-                    target_vector=BODY_VECTOR,
-                    alpha=alpha,
-                    query_properties=KEYWORD_PROPERTIES,
-                    fusion_type=HybridFusion.RELATIVE_SCORE,
-                    limit=limit,
-                    include_vector=[BODY_VECTOR, TITLE_VECTOR],
-                    return_properties=_RETURN_PROPERTIES,
-                    return_metadata=MetadataQuery(score=True, explain_score=True),
-                ),
+        main_vector, second_vector = ROUTE_VECTORS[route]
+        returned_vectors = list(dict.fromkeys(v for v in (main_vector, second_vector) if v))
+        queries = [
+            collection.query.hybrid(
+                query=question,
+                vector=query_vector,
+                target_vector=main_vector,
+                alpha=alpha,
+                query_properties=KEYWORD_PROPERTIES,
+                fusion_type=HybridFusion.RELATIVE_SCORE,
+                limit=limit,
+                include_vector=returned_vectors,
+                return_properties=_RETURN_PROPERTIES,
+                return_metadata=MetadataQuery(score=True, explain_score=True),
+            )
+        ]
+        if second_vector:
+            queries.append(
                 collection.query.near_vector(
                     near_vector=query_vector,
-                    target_vector=TITLE_VECTOR,
+                    target_vector=second_vector,
                     limit=limit,
-                    include_vector=[BODY_VECTOR, TITLE_VECTOR],
+                    include_vector=returned_vectors,
                     return_properties=_RETURN_PROPERTIES,
-                ),
+                )
             )
+        try:
+            hybrid, *others = await asyncio.gather(*queries)
         except WeaviateBaseError as exc:
             if "tenant" in str(exc).lower() and not await self.tenant_exists(site_id, cached=False):
                 # The tenant was removed since we cached it: the site has no knowledge base.
@@ -381,16 +413,32 @@ class WeaviateKnowledgeStore:
         for obj in hybrid.objects:
             explanation = obj.metadata.explain_score or ""
             found[str(obj.uuid)] = _retrieved(
-                obj, keyword_hit=bool(_KEYWORD_EXPLANATION.search(explanation))
+                obj, route, keyword_hit=bool(_KEYWORD_EXPLANATION.search(explanation))
             )
-        for obj in by_title.objects:
-            found.setdefault(str(obj.uuid), _retrieved(obj, keyword_hit=False))
-        return list(found.values())
+        for result in others:
+            for obj in result.objects:
+                found.setdefault(str(obj.uuid), _retrieved(obj, route, keyword_hit=False))
+        # A chunk indexed before its route's vector existed cannot be scored on it.
+        return [chunk for chunk in found.values() if chunk.body_vector.size]
 
 
-def _retrieved(obj: Any, *, keyword_hit: bool) -> RetrievedChunk:
+ALL_VECTORS = (BODY_VECTOR, TITLE_VECTOR, MULTILINGUAL_VECTOR)
+
+
+def _vector_config(name: str) -> Any:
+    return Configure.Vectors.self_provided(
+        name=name,
+        vector_index_config=Configure.VectorIndex.hnsw(
+            distance_metric=weaviate.classes.config.VectorDistances.COSINE
+        ),
+    )
+
+
+def _retrieved(obj: Any, route: str, *, keyword_hit: bool) -> RetrievedChunk:
     props = obj.properties
-    vectors = obj.vector
+    vectors = obj.vector or {}
+    main_vector, second_vector = ROUTE_VECTORS[route]
+    body = np.asarray(vectors.get(main_vector, ()), dtype=np.float32)
     return RetrievedChunk(
         chunk_id=str(obj.uuid),
         document_id=str(props["document_id"]),
@@ -398,7 +446,9 @@ def _retrieved(obj: Any, *, keyword_hit: bool) -> RetrievedChunk:
         url=props.get("url") or None,
         heading_path=tuple(props.get("heading_path") or ()),
         text=str(props.get("text") or ""),
-        body_vector=np.asarray(vectors[BODY_VECTOR], dtype=np.float32),
-        title_vector=np.asarray(vectors[TITLE_VECTOR], dtype=np.float32),
+        body_vector=body,
+        title_vector=(
+            np.asarray(vectors.get(second_vector, ()), dtype=np.float32) if second_vector else body
+        ),
         keyword_hit=keyword_hit,
     )

@@ -22,6 +22,20 @@ DEFAULT_FALLBACK = (
 #: The margin is measured above this floor as well as above the runner-up, so in a tiny
 #: knowledge base (no real runner-up) a weak match cannot look decisive.
 NOISE_FLOOR = 0.2
+#: The same median for multilingual-e5-small, whose cosines all sit high (p10-p90 of that
+#: unrelated best match: 0.815-0.852).
+MULTILINGUAL_NOISE_FLOOR = 0.83
+
+ENGLISH_ROUTE = "english"
+MULTILINGUAL_ROUTE = "multilingual"
+
+
+def route_for(language: str) -> str:
+    """English questions go to the English model, which retrieves English best; every other
+    language to the multilingual one, the only one that finds an English passage for a
+    German question (or a German passage for it)."""
+    return ENGLISH_ROUTE if language == "en" else MULTILINGUAL_ROUTE
+
 
 #: Names of the confidence features, in the order ``Features.as_dict`` gives them.
 FEATURE_NAMES: tuple[str, ...] = (
@@ -30,6 +44,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "keyword_hit",
     "lexical_overlap",
     "title_body_agreement",
+    "spread",
 )
 
 
@@ -64,14 +79,23 @@ class Features:
     keyword_hit: float
     lexical_overlap: float
     title_body_agreement: float
+    spread: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in FEATURE_NAMES}
 
 
 NO_CANDIDATE_FEATURES = Features(
-    top_score=0.0, margin=0.0, keyword_hit=0.0, lexical_overlap=0.0, title_body_agreement=0.0
+    top_score=0.0,
+    margin=0.0,
+    keyword_hit=0.0,
+    lexical_overlap=0.0,
+    title_body_agreement=0.0,
+    spread=0.0,
 )
+
+#: ``spread`` compares the best document with the one ranked here.
+SPREAD_RANK = 5
 
 
 def rank(candidates: Sequence[Candidate]) -> list[Candidate]:
@@ -98,12 +122,17 @@ def lexical_overlap(question: str, candidate: Candidate) -> float:
     return len(asked & present) / len(asked)
 
 
-def compute_features(question: str, ranked: Sequence[Candidate]) -> Features:
+def compute_features(
+    question: str, ranked: Sequence[Candidate], *, noise_floor: float = NOISE_FLOOR
+) -> Features:
     """Confidence features of the best candidate in ``ranked`` (best first).
 
     ``margin`` is how far the best candidate stands above the best one of another document
     (or the noise floor, whichever is higher); ``title_body_agreement`` is 1 when the best
-    match by body and the best match by title are the same document.
+    match by body and the best match by title are the same document; ``spread`` is how far
+    it stands above the fifth document (or the floor): a crowd of near-equal competitors
+    makes the top one less certain than a single runner-up says (it halved the per-set ECE
+    of the multilingual route, whose cosines bunch together).
     """
     if not ranked:
         return NO_CANDIDATE_FEATURES
@@ -111,13 +140,16 @@ def compute_features(question: str, ranked: Sequence[Candidate]) -> Features:
     runner_up = next((c for c in ranked[1:] if c.document_id != top.document_id), None)
     best_by_body = max(ranked, key=lambda c: (c.body_score, c.chunk_id))
     best_by_title = max(ranked, key=lambda c: (c.title_score, c.chunk_id))
-    baseline = max(runner_up.score if runner_up else NOISE_FLOOR, NOISE_FLOOR)
+    baseline = max(runner_up.score if runner_up else noise_floor, noise_floor)
+    documents = best_per_document(ranked)
+    fifth = documents[SPREAD_RANK - 1].score if len(documents) >= SPREAD_RANK else noise_floor
     return Features(
         top_score=top.score,
         margin=top.score - baseline,
         keyword_hit=1.0 if top.keyword_hit else 0.0,
         lexical_overlap=lexical_overlap(question, top),
         title_body_agreement=1.0 if best_by_body.document_id == best_by_title.document_id else 0.0,
+        spread=top.score - max(fifth, noise_floor),
     )
 
 

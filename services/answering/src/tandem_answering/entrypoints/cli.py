@@ -16,24 +16,10 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from ..adapters.calibration_store import artifact_directory, save_calibration
 from ..adapters.job_repository import JobRepository
 from ..bootstrap import Runtime, open_runtime
-from ..domain.answer import FEATURE_NAMES
-from ..domain.calibration import (
-    Calibration,
-    brier_score,
-    calibration_version,
-    cross_validated_probabilities,
-    expected_calibration_error,
-    fit_logistic,
-)
 from ..domain.chunking import PARSERS
 from ..domain.documents import (
     InvalidDocumentError,
@@ -44,6 +30,7 @@ from ..domain.documents import (
 from ..domain.formats import FORMAT_BY_SUFFIX, load_bytes
 from ..service_layer.jobs import JobProgress
 from ..settings import AnsweringSettings
+from .evaluation import calibrate, evaluate
 from .ingest_commands import ProgressBar, crawl_site
 
 CONCURRENT_DOCUMENTS = 4
@@ -84,15 +71,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crawl.add_argument("url", help="the start page, or the sitemap with --sitemap")
 
-    calibrate = commands.add_parser("calibrate", help="fit the confidence calibration")
-    calibrate.add_argument("data_dir", type=Path, help="folder of evaluation sets")
-    calibrate.add_argument(
-        "--sets", default="stackfaq,support-shop", help="comma-separated set names"
+    calibrate = commands.add_parser(
+        "calibrate", help="fit the confidence calibration of both routes on evaluation sets"
     )
-    calibrate.add_argument("--check-sets", default="", help="sets only measured, not fitted on")
+    calibrate.add_argument("data", type=Path, help="a set folder, or a folder of sets")
     calibrate.add_argument("--output", type=Path, default=None, help="artifact folder")
     calibrate.add_argument("--l2", type=float, default=1.0)
-    calibrate.add_argument("--keep-sites", action="store_true", help="keep the temporary sites")
+    calibrate.add_argument(
+        "--samples", type=Path, default=None, help="also save the scored samples (.npz)"
+    )
+
+    evaluate = commands.add_parser(
+        "eval", help="run the real pipeline on evaluation sets; the last stdout line is JSON"
+    )
+    evaluate.add_argument("data", type=Path, help="a set folder, or a folder of sets")
+    evaluate.add_argument(
+        "--output",
+        type=Path,
+        default=Path("test-artifacts/eval"),
+        help="where the reliability diagrams go",
+    )
+    evaluate.add_argument("--keep-site", action="store_true", help="keep the temporary site")
     return parser
 
 
@@ -115,17 +114,9 @@ def run_cli(args: argparse.Namespace, settings: AnsweringSettings) -> int:
     if args.command == "ingest-jsonl":
         return asyncio.run(ingest_jsonl(settings, args.site, args.file, args.format, args.force))
     if args.command == "calibrate":
-        return asyncio.run(
-            calibrate(
-                settings,
-                args.data_dir,
-                _names(args.sets),
-                _names(args.check_sets),
-                args.output,
-                args.l2,
-                args.keep_sites,
-            )
-        )
+        return asyncio.run(calibrate(settings, args.data, args.output, args.l2, args.samples))
+    if args.command == "eval":
+        return asyncio.run(evaluate(settings, args.data, args.output, keep_site=args.keep_site))
     raise ValueError(f"unknown command {args.command!r}")
 
 
@@ -303,151 +294,3 @@ async def _ingest_all(runtime: Runtime, documents: list[SourceDocument], force: 
     if progress:
         await progress.finish("completed")
     return failures
-
-
-# ---------------------------------------------------------------- calibrate
-
-
-@dataclass
-class SetSamples:
-    name: str
-    features: list[list[float]]
-    labels: list[int]
-    in_scope: list[bool]
-
-
-async def score_set(runtime: Runtime, data_dir: Path, name: str) -> SetSamples:
-    folder = data_dir / name
-    site_id = f"calibration-{name}"[:64]
-    validate_site_id(site_id)
-    documents = list(read_jsonl_documents(folder / "kb.jsonl", site_id, "text"))
-    print(f"{name}: indexing {len(documents)} documents into site {site_id}", flush=True)
-    await _ingest_quietly(runtime, documents)
-    questions = [
-        json.loads(line)
-        for line in (folder / "questions.jsonl").read_text().splitlines()
-        if line.strip()
-    ]
-    print(f"{name}: scoring {len(questions)} questions", flush=True)
-    limit = asyncio.Semaphore(CONCURRENT_QUESTIONS)
-
-    async def one(question: dict[str, Any]) -> tuple[list[float], int, bool]:
-        async with limit:
-            scored = await runtime.answerer.score(site_id, question["question"])
-        answers = set(question.get("answer_ids") or [])
-        top = scored.ranked[0].document_id if scored.ranked else None
-        features = scored.features.as_dict()
-        return [features[n] for n in FEATURE_NAMES], int(top in answers), bool(answers)
-
-    rows = await asyncio.gather(*(one(q) for q in questions))
-    return SetSamples(name, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-
-
-async def _ingest_quietly(runtime: Runtime, documents: list[SourceDocument]) -> None:
-    limit = asyncio.Semaphore(CONCURRENT_DOCUMENTS)
-
-    async def one(document: SourceDocument) -> None:
-        async with limit:
-            await runtime.ingestion.ingest(document)
-
-    await asyncio.gather(*(one(d) for d in documents))
-
-
-def summarise(
-    name: str, probabilities: np.ndarray, samples: SetSamples, threshold: float
-) -> dict[str, Any]:
-    labels = np.asarray(samples.labels, dtype=float)
-    in_scope = np.asarray(samples.in_scope)
-    answered = probabilities >= threshold
-    return {
-        "questions": len(labels),
-        "in_scope": int(in_scope.sum()),
-        "recall_at_1": round(float(labels[in_scope].mean()) if in_scope.any() else 0.0, 4),
-        "ece": round(expected_calibration_error(probabilities, labels), 4),
-        "brier": round(brier_score(probabilities, labels), 4),
-        "answered_share": round(float(answered.mean()), 4),
-        "precision_when_answered": round(
-            float(labels[answered].mean()) if answered.any() else 0.0, 4
-        ),
-        "out_of_scope_answered": round(
-            float(answered[~in_scope].mean()) if (~in_scope).any() else 0.0, 4
-        ),
-    }
-
-
-async def calibrate(
-    settings: AnsweringSettings,
-    data_dir: Path,
-    sets: list[str],
-    check_sets: list[str],
-    output: Path | None,
-    l2: float,
-    keep_sites: bool,
-) -> int:
-    if not sets:
-        print("no sets to fit on", file=sys.stderr)
-        return 2
-    for name in [*sets, *check_sets]:
-        for file in ("kb.jsonl", "questions.jsonl"):
-            if not (data_dir / name / file).is_file():
-                print(f"{data_dir / name / file} is missing", file=sys.stderr)
-                return 2
-    async with open_runtime(settings, require_calibration=False) as runtime:
-        try:
-            fitted = [await score_set(runtime, data_dir, name) for name in sets]
-            checked = [await score_set(runtime, data_dir, name) for name in check_sets]
-        finally:
-            if not keep_sites:
-                for name in [*sets, *check_sets]:
-                    await runtime.ingestion.delete_site(f"calibration-{name}"[:64])
-        model_version = runtime.model_version
-
-    x = np.array([row for s in fitted for row in s.features], dtype=float)
-    y = np.array([label for s in fitted for label in s.labels], dtype=float)
-    fit = fit_logistic(x, y, l2=l2)
-    out_of_fold = cross_validated_probabilities(x, y, l2=l2)
-    in_sample = fit.predict(x)
-    threshold = settings.answer_threshold
-
-    metrics: dict[str, Any] = {"cross_validated": {}, "in_sample": {}, "held_out": {}}
-    offset = 0
-    for samples in fitted:
-        n = len(samples.labels)
-        metrics["cross_validated"][samples.name] = summarise(
-            samples.name, out_of_fold[offset : offset + n], samples, threshold
-        )
-        metrics["in_sample"][samples.name] = summarise(
-            samples.name, in_sample[offset : offset + n], samples, threshold
-        )
-        offset += n
-    for samples in checked:
-        probabilities = fit.predict(np.array(samples.features, dtype=float))
-        metrics["held_out"][samples.name] = summarise(
-            samples.name, probabilities, samples, threshold
-        )
-    overall_cv = round(expected_calibration_error(out_of_fold, y), 4)
-
-    date = datetime.now(UTC).strftime("%Y%m%d")
-    calibration = Calibration(
-        version=calibration_version(date, fit, FEATURE_NAMES, model_version),
-        model_version=model_version,
-        features=FEATURE_NAMES,
-        coefficients=fit.coefficients,
-        intercept=fit.intercept,
-        metrics={
-            "ece": overall_cv,
-            "ece_note": "expected calibration error, 10 equal-width bins, 5-fold out-of-fold predictions",
-            "fitted_on": sets,
-            "samples": len(y),
-            "positives": int(y.sum()),
-            "l2": l2,
-            "threshold_for_rates": threshold,
-            "retrieval": {"limit": settings.retrieval_limit, "alpha": settings.hybrid_alpha},
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "metrics": metrics,
-        },
-    )
-    path = save_calibration(calibration, output or artifact_directory())
-    print(json.dumps(calibration.to_dict(), indent=2))
-    print(f"wrote {path}")
-    return 0

@@ -62,12 +62,7 @@ async def answer_message(
     answerer: Answerer, publisher: EventPublisher, message: MessageReceived
 ) -> AnswerScored:
     result = await answerer.answer(message.site_id, message.text, locale=message.locale)
-    event = answer_scored(
-        message,
-        result,
-        model_version=answerer.model_version,
-        calibration_version=answerer.calibration.version,
-    )
+    event = answer_scored(message, result)
     await publisher.publish(event)
     log.info(
         "answer scored",

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from tandem_events import AnswerScored, MessageReceived, Source, deterministic_event_id
@@ -24,6 +24,8 @@ from ..adapters.language import LanguageDetector
 from ..adapters.weaviate_store import KnowledgeStoreUnavailable, RetrievedChunk
 from ..domain.answer import (
     DEFAULT_FALLBACK,
+    ENGLISH_ROUTE,
+    MULTILINGUAL_ROUTE,
     NO_CANDIDATE_FEATURES,
     Candidate,
     Decision,
@@ -32,11 +34,12 @@ from ..domain.answer import (
     decide,
     rank,
     related_sources,
+    route_for,
     select_sentences,
     truncate,
 )
 from ..domain.calibration import Calibration
-from ..domain.text import split_sentences
+from ..domain.text import split_sentences, text_for_embedding
 from ..metrics import ANSWER_SECONDS, ANSWERS, CONFIDENCE, RETRIEVAL_FAILURES
 
 log = logging.getLogger(__name__)
@@ -51,7 +54,37 @@ class KnowledgeSearch(Protocol):
         *,
         limit: int = 8,
         alpha: float = 0.5,
+        route: str = ENGLISH_ROUTE,
     ) -> list[RetrievedChunk]: ...
+
+
+class CuratedLookup(Protocol):
+    """The site's curated answers (``service_layer.site_policy.SitePolicies``)."""
+
+    async def match_curated(
+        self,
+        site_id: str,
+        question: str,
+        question_vector: Vectors | None,
+        *,
+        vector_model_version: str | None = None,
+    ) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One way to answer: the model that embeds the question (and the passages it is
+    compared with), the calibration fitted for that model's scores, and the cosine an
+    unrelated text reaches anyway with it."""
+
+    name: str
+    encoder: BatchingEncoder
+    calibration: Calibration
+    noise_floor: float
+
+    @property
+    def model_version(self) -> str:
+        return self.encoder.version
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +103,7 @@ class Scored:
     ranked: list[Candidate]
     features: Features
     confidence: float
+    route: str = ENGLISH_ROUTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +115,13 @@ class AnswerResult:
     language: str
     features: Features
     latency_ms: float
+    route: str = ENGLISH_ROUTE
+    model_version: str = ""
+    calibration_version: str = ""
     best: Candidate | None = None
     raw_scores: dict[str, float] = field(default_factory=dict)
+    # Every retrieved candidate, best first (what evaluation ranks documents by).
+    ranked: list[Candidate] = field(default_factory=list)
 
     @property
     def answered(self) -> bool:
@@ -93,8 +132,10 @@ class AnswerResult:
         return self.decision.confidence
 
 
-#: Where the threshold of a site comes from: settings today, per-site settings later.
+#: Where a site's threshold and fallback text come from (its own settings, else the
+#: service's defaults: ``SitePolicies.threshold`` / ``.fallback_text``).
 ThresholdFor = Callable[[str], Awaitable[float]]
+FallbackFor = Callable[[str], Awaitable[str]]
 
 
 def fixed_threshold(value: float) -> ThresholdFor:
@@ -105,40 +146,71 @@ def fixed_threshold(value: float) -> ThresholdFor:
 
 
 class Answerer:
+    """Question in, decision and answer out.
+
+    The question's language picks the route (``domain.answer.route_for``): English
+    questions are embedded and scored with MiniLM, all others with the multilingual model,
+    each against its own named vector and with its own calibration. Without a
+    multilingual route everything goes the English way.
+    """
+
     def __init__(
         self,
         *,
-        encoder: BatchingEncoder,
+        english: Route,
+        multilingual: Route | None = None,
         store: KnowledgeSearch,
-        calibration: Calibration,
         language: LanguageDetector,
-        model_version: str,
         policy: AnswerPolicy,
         threshold_for: ThresholdFor,
+        fallback_for: FallbackFor | None = None,
+        curated: CuratedLookup | None = None,
         sentence_cache_size: int = 2048,
     ) -> None:
-        self.encoder = encoder
+        self.routes = {english.name: english}
+        if multilingual is not None:
+            self.routes[multilingual.name] = multilingual
+        self.english = english
         self.store = store
-        self.calibration = calibration
         self.language = language
-        self.model_version = model_version
         self.policy = policy
         self.threshold_for = threshold_for
-        # Sentence vectors of recently answered chunks. Chunk ids derive from the content,
-        # so an entry can never be stale; popular chunks then cost no model call to trim.
-        self._sentences: OrderedDict[str, tuple[list[str], Vectors]] = OrderedDict()
+        self.fallback_for = fallback_for
+        self.curated = curated
+        # Sentence vectors of recently answered chunks, per route. Chunk ids derive from the
+        # content, so an entry can never be stale; popular chunks then cost no model call.
+        self._sentences: OrderedDict[tuple[str, str], tuple[list[str], Vectors]] = OrderedDict()
         self.sentence_cache_size = sentence_cache_size
 
-    async def score(self, site_id: str, question: str) -> Scored:
-        vector = await self.encoder.encode_one(question)
+    def route(self, name: str) -> Route:
+        return self.routes.get(name, self.english)
+
+    async def score(
+        self,
+        site_id: str,
+        question: str,
+        *,
+        route: str = ENGLISH_ROUTE,
+        vector: Vectors | None = None,
+    ) -> Scored:
+        """Retrieve, rerank and calibrate; ``vector`` is the question's vector by the
+        route's model when the caller already has it."""
+        chosen = self.route(route)
+        if vector is None:
+            vector = await chosen.encoder.encode_one(text_for_embedding(question))
         retrieved = await self.store.search(
-            site_id, question, vector, limit=self.policy.limit, alpha=self.policy.alpha
+            site_id,
+            question,
+            vector,
+            limit=self.policy.limit,
+            alpha=self.policy.alpha,
+            route=chosen.name,
         )
         ranked = rank([_candidate(chunk, vector) for chunk in retrieved])
-        features = compute_features(question, ranked)
+        features = compute_features(question, ranked, noise_floor=chosen.noise_floor)
         # Nothing retrieved (empty knowledge base): nothing to be confident about.
-        confidence = self.calibration.confidence(features.as_dict()) if ranked else 0.0
-        return Scored(question, vector, ranked, features, confidence)
+        confidence = chosen.calibration.confidence(features.as_dict()) if ranked else 0.0
+        return Scored(question, vector, ranked, features, confidence, chosen.name)
 
     async def answer(
         self, site_id: str, question: str, *, locale: str | None = None
@@ -146,37 +218,47 @@ class Answerer:
         """Score ``question`` and decide; the visitor gets the fallback (and so the offer of
         a person) rather than silence when the knowledge store is down."""
         started = time.perf_counter()
-        language_task = asyncio.create_task(
-            asyncio.to_thread(self.language.detect, question, hint=locale)
+        language, threshold, fallback_text = await asyncio.gather(
+            asyncio.to_thread(self.language.detect, question, hint=locale),
+            self.threshold_for(site_id),
+            self._fallback_text(site_id),
         )
+        chosen = self.route(route_for(language))
+        vector = await chosen.encoder.encode_one(text_for_embedding(question))
+        if self.curated is not None:
+            match = await self.curated.match_curated(
+                site_id, question, vector, vector_model_version=chosen.model_version
+            )
+            # Below the site's bar even a pinned answer gives way to retrieval.
+            if match is not None and match.confidence >= threshold:
+                return self._curated_answer(question, match, language, threshold, chosen, started)
         unavailable = False
         try:
-            threshold = await self.threshold_for(site_id)
-            try:
-                scored = await self.score(site_id, question)
-            except KnowledgeStoreUnavailable as exc:
-                unavailable = True
-                RETRIEVAL_FAILURES.inc()
-                log.warning(
-                    "knowledge store unavailable, answering with the fallback",
-                    extra={"fields": {"site_id": site_id, "error": str(exc)}},
-                )
-                scored = Scored(
-                    question, np.zeros(0, dtype=np.float32), [], NO_CANDIDATE_FEATURES, 0.0
-                )
-        except BaseException:
-            language_task.cancel()
-            raise
-        language = await language_task
+            scored = await self.score(site_id, question, route=chosen.name, vector=vector)
+        except KnowledgeStoreUnavailable as exc:
+            unavailable = True
+            RETRIEVAL_FAILURES.inc()
+            log.warning(
+                "knowledge store unavailable, answering with the fallback",
+                extra={"fields": {"site_id": site_id, "error": str(exc)}},
+            )
+            scored = Scored(
+                question,
+                np.zeros(0, dtype=np.float32),
+                [],
+                NO_CANDIDATE_FEATURES,
+                0.0,
+                chosen.name,
+            )
         decision = decide(scored.confidence, threshold, has_candidate=bool(scored.ranked))
         if unavailable:
             decision = Decision(False, 0.0, threshold, ("retrieval_unavailable",))
         best = scored.ranked[0] if scored.ranked else None
         if decision.answered and best is not None:
-            text = await self.compose(best, scored.question_vector)
+            text = await self.compose(best, scored.question_vector, route=chosen.name)
             sources = related_sources(scored.ranked)
         else:
-            text, sources = self.policy.fallback_text, []
+            text, sources = fallback_text, []
         latency = time.perf_counter() - started
         ANSWER_SECONDS.observe(latency)
         ANSWERS.labels("true" if decision.answered else "false").inc()
@@ -187,6 +269,7 @@ class Answerer:
             "title_score": best.title_score if best else 0.0,
             "candidates": float(len(scored.ranked)),
             "threshold": threshold,
+            "multilingual_route": 1.0 if chosen.name == MULTILINGUAL_ROUTE else 0.0,
             "retrieval_unavailable": 1.0 if unavailable else 0.0,
         }
         return AnswerResult(
@@ -197,11 +280,70 @@ class Answerer:
             language=language,
             features=scored.features,
             latency_ms=latency * 1000,
+            route=chosen.name,
+            model_version=chosen.model_version,
+            calibration_version=chosen.calibration.version,
             best=best,
             raw_scores=raw_scores,
+            ranked=scored.ranked,
         )
 
-    async def compose(self, best: Candidate, question_vector: Vectors) -> str:
+    async def _fallback_text(self, site_id: str) -> str:
+        if self.fallback_for is None:
+            return self.policy.fallback_text
+        return await self.fallback_for(site_id)
+
+    def _curated_answer(
+        self,
+        question: str,
+        match: Any,
+        language: str,
+        threshold: float,
+        route: Route,
+        started: float,
+    ) -> AnswerResult:
+        """An owner's pinned answer: it wins over retrieval, carries its own source, and
+        its confidence is the match's (the calibration is for retrieved passages)."""
+        entry = match.entry
+        confidence = float(match.confidence)
+        decision = Decision(True, confidence, threshold, ("curated",))
+        source = Candidate(
+            chunk_id=entry.document_id,
+            document_id=entry.document_id,
+            title=entry.source_title,
+            url=entry.content.url,
+            heading_path=(),
+            text=entry.content.answer,
+            body_score=float(match.similarity),
+            title_score=float(match.similarity),
+        )
+        latency = time.perf_counter() - started
+        ANSWER_SECONDS.observe(latency)
+        ANSWERS.labels("true").inc()
+        CONFIDENCE.observe(confidence)
+        return AnswerResult(
+            question=question,
+            text=entry.content.answer,
+            decision=decision,
+            sources=[source],
+            language=language,
+            features=NO_CANDIDATE_FEATURES,
+            latency_ms=latency * 1000,
+            route=route.name,
+            model_version=route.model_version,
+            calibration_version="curated",
+            best=source,
+            raw_scores={
+                **{k: float(v) for k, v in match.raw_scores.items()},
+                "threshold": threshold,
+                "multilingual_route": 1.0 if route.name == MULTILINGUAL_ROUTE else 0.0,
+            },
+            ranked=[source],
+        )
+
+    async def compose(
+        self, best: Candidate, question_vector: Vectors, *, route: str = ENGLISH_ROUTE
+    ) -> str:
         """The best chunk, cut down to its most relevant sentences when it is too long.
 
         A chunk that already fits is returned whole: it is one section, and cutting it
@@ -210,17 +352,19 @@ class Answerer:
         text = best.text.strip()
         if len(text) <= self.policy.max_chars:
             return text
-        cached = self._sentences.get(best.chunk_id)
+        key = (route, best.chunk_id)
+        cached = self._sentences.get(key)
         if cached is None:
             sentences = split_sentences(text)
             if len(sentences) <= 1:
                 return truncate(text, self.policy.max_chars)
-            cached = (sentences, await self.encoder.encode(sentences))
-            self._sentences[best.chunk_id] = cached
+            vectors = await self.route(route).encoder.encode(sentences)
+            cached = (sentences, vectors)
+            self._sentences[key] = cached
             while len(self._sentences) > self.sentence_cache_size:
                 self._sentences.popitem(last=False)
         else:
-            self._sentences.move_to_end(best.chunk_id)
+            self._sentences.move_to_end(key)
         sentences, vectors = cached
         scores = cosine(vectors, question_vector).tolist()
         return select_sentences(
@@ -245,9 +389,7 @@ def _candidate(chunk: RetrievedChunk, question_vector: Vectors) -> Candidate:
     )
 
 
-def answer_scored(
-    message: MessageReceived, result: AnswerResult, *, model_version: str, calibration_version: str
-) -> AnswerScored:
+def answer_scored(message: MessageReceived, result: AnswerResult) -> AnswerScored:
     """The event for ``result``; its id derives from the message so a redelivered message
     produces the same event and downstream inboxes drop the repeat."""
     return AnswerScored(
@@ -270,7 +412,7 @@ def answer_scored(
         ),
         language=result.language[:16],
         raw_scores={k: round(float(v), 6) for k, v in result.raw_scores.items()},
-        model_version=model_version,
-        calibration_version=calibration_version,
+        model_version=result.model_version,
+        calibration_version=result.calibration_version,
         latency_ms=round(result.latency_ms, 3),
     )

@@ -64,6 +64,7 @@ class IngestionService:
         pool: PgPool,
         store: WeaviateKnowledgeStore,
         encoder: BatchingEncoder,
+        multilingual_encoder: BatchingEncoder,
         language: LanguageDetector,
         model_version: str,
         schema: str,
@@ -73,6 +74,7 @@ class IngestionService:
         self.pool = pool
         self.store = store
         self.encoder = encoder
+        self.multilingual_encoder = multilingual_encoder
         self.language = language
         self.model_version = model_version
         self.schema = schema
@@ -123,8 +125,15 @@ class IngestionService:
         texts = [body_text(c) for c in chunks] + [
             title_text(document.title, c.heading_path) for c in chunks
         ]
-        vectors, language = await asyncio.gather(
-            self.encoder.encode(texts, bulk=True),
+        passages = [
+            title_text(document.title, c.heading_path) + "\n" + body_text(c) for c in chunks
+        ]
+        vectors, multilingual_vectors, language = await asyncio.gather(
+            self.encoder.encode(texts, bulk=True, query=False),
+            # e5's symmetric "query:" mode on both sides: sections are short and often
+            # phrased like questions; on xSID it finds the right intent for far more
+            # non-English questions than "passage:" mode (German recall@1 0.76 vs 0.41).
+            self.multilingual_encoder.encode(passages, bulk=True, query=True),
             asyncio.to_thread(self.language.detect, language_sample),
         )
         body_vectors, title_vectors = vectors[: len(chunks)], vectors[len(chunks) :]
@@ -142,6 +151,7 @@ class IngestionService:
                 language=language,
                 body_vector=body_vectors[i],
                 title_vector=title_vectors[i],
+                multilingual_vector=multilingual_vectors[i],
             )
             for i, chunk in enumerate(chunks)
         ]

@@ -1,0 +1,198 @@
+"""The answering pipeline alone: saturation throughput against the raw model, and latency
+at half that rate. Prints one JSON object as its last line (``make bench``).
+
+Real parts, no service around them: the models, Weaviate (one throw-away tenant),
+Postgres (its own schema), the calibration, exactly as ``Answerer.answer`` runs them for
+a visitor's message; Kafka is left out, since its cost is per message and not the
+answering service's.
+
+1. Raw model: the English model (which answers English questions) encoding batches of
+   ``batch_max_size`` questions back to back in one thread: questions per second.
+2. Saturation: ``CONCURRENCY`` questions kept in flight through ``Answerer.answer``:
+   answers per second. The ratio to (1) is what the service around the model costs.
+3. Latency: questions arriving at half the saturation rate (fixed intervals), each timed
+   from arrival to answer: p50/p95/p99.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tandem_answering.bootstrap import Runtime, open_runtime
+from tandem_answering.domain.documents import SourceDocument
+from tandem_answering.settings import AnsweringSettings
+
+REPO = Path(__file__).resolve().parents[2]
+DATA = Path(os.environ.get("TANDEM_BENCH_DATA", REPO.parent / "shared" / "eval" / "stackfaq"))
+CONCURRENCY = int(os.environ.get("TANDEM_BENCH_CONCURRENCY", "64"))
+SATURATION_SECONDS = float(os.environ.get("TANDEM_BENCH_SECONDS", "20"))
+RAW_SECONDS = 10.0
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def load_data() -> tuple[list[dict[str, Any]], list[str]]:
+    if (DATA / "kb.jsonl").is_file():
+        documents = [json.loads(line) for line in (DATA / "kb.jsonl").read_text().splitlines()]
+        questions = [
+            json.loads(line)["question"]
+            for line in (DATA / "questions.jsonl").read_text().splitlines()
+            if line.strip()
+        ]
+        return documents, questions
+    # No evaluation data on this machine: the project's own docs and questions about them.
+    documents = [
+        {"id": p.stem, "title": p.stem.replace("-", " "), "text": p.read_text(), "url": None}
+        for p in sorted((REPO / "docs").glob("*.md"))
+    ]
+    from tests.bench.latency import QUESTIONS
+
+    return documents, list(QUESTIONS) * 20
+
+
+def settings() -> AnsweringSettings:
+    return AnsweringSettings(
+        postgres_dsn=os.environ["TANDEM_POSTGRES_DSN"],
+        postgres_schema="answering_bench",
+        weaviate_url=os.environ["TANDEM_WEAVIATE_URL"],
+        weaviate_grpc_port=int(os.environ["TANDEM_WEAVIATE_GRPC_PORT"]),
+    )
+
+
+async def index(runtime: Runtime, site_id: str, documents: list[dict[str, Any]]) -> None:
+    limit = asyncio.Semaphore(4)
+
+    async def one(row: dict[str, Any]) -> None:
+        async with limit:
+            await runtime.ingestion.ingest(
+                SourceDocument(
+                    site_id=site_id,
+                    document_id=str(row["id"]),
+                    title=str(row["title"]),
+                    url=row.get("url"),
+                    text=str(row["text"]),
+                    format="text",
+                )
+            )
+
+    await asyncio.gather(*(one(r) for r in documents))
+
+
+def raw_model_rate(runtime: Runtime, questions: list[str], batch: int) -> float:
+    model = runtime.model
+    model.encode(questions[:batch])  # warm-up
+    done = 0
+    started = time.perf_counter()
+    position = 0
+    while time.perf_counter() - started < RAW_SECONDS:
+        chunk = questions[position : position + batch]
+        if len(chunk) < batch:
+            position = 0
+            chunk = questions[:batch]
+        model.encode(chunk)
+        position += batch
+        done += len(chunk)
+    return done / (time.perf_counter() - started)
+
+
+async def saturation_rate(runtime: Runtime, site_id: str, questions: list[str]) -> float:
+    done = 0
+    stop = time.perf_counter() + SATURATION_SECONDS
+    cursor = 0
+
+    async def worker() -> None:
+        nonlocal done, cursor
+        while time.perf_counter() < stop:
+            question = questions[cursor % len(questions)]
+            cursor += 1
+            await runtime.answerer.answer(site_id, question)
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return done / (time.perf_counter() - started)
+
+
+async def latency_at(
+    runtime: Runtime, site_id: str, questions: list[str], rate: float, seconds: float
+) -> list[float]:
+    """Open loop: a question every 1/rate s whether or not earlier ones are done."""
+    latencies: list[float] = []
+    tasks = []
+    interval = 1.0 / rate
+    start = time.perf_counter()
+
+    async def one(question: str, arrival: float) -> None:
+        await runtime.answerer.answer(site_id, question)
+        latencies.append(time.perf_counter() - arrival)
+
+    for i in range(int(seconds * rate)):
+        arrival = start + i * interval
+        delay = arrival - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(questions[i % len(questions)], arrival)))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+def ms(values: list[float], q: float) -> float:
+    return round(float(np.percentile(np.asarray(values) * 1000, q)), 1)
+
+
+async def main() -> dict[str, Any]:
+    documents, questions = load_data()
+    config = settings()
+    site_id = f"bench-{uuid.uuid4().hex[:10]}"
+    async with open_runtime(config) as runtime:
+        try:
+            _say(f"indexing {len(documents)} documents from {DATA}")
+            await index(runtime, site_id, documents)
+            for question in questions[:50]:  # warm caches and connections
+                await runtime.answerer.answer(site_id, question)
+            _say("raw model throughput")
+            raw = await asyncio.to_thread(raw_model_rate, runtime, questions, config.batch_max_size)
+            _say(f"saturation with {CONCURRENCY} in flight for {SATURATION_SECONDS:.0f} s")
+            saturated = await saturation_rate(runtime, site_id, questions)
+            half = saturated / 2
+            _say(f"latency at {half:.1f} answers/s")
+            latencies = await latency_at(
+                runtime, site_id, questions, half, max(10.0, SATURATION_SECONDS)
+            )
+        finally:
+            await runtime.ingestion.delete_site(site_id)
+        return {
+            "benchmark": "answering pipeline alone",
+            "cpu_cores": os.cpu_count(),
+            "device": config.device,
+            "model": runtime.model.version,
+            "batch_size": config.batch_max_size,
+            "knowledge_base": str(DATA.name) if (DATA / "kb.jsonl").is_file() else "docs",
+            "documents": len(documents),
+            "raw_model_questions_per_second": round(raw, 1),
+            "saturation_answers_per_second": round(saturated, 1),
+            "ratio_to_raw_model": round(saturated / raw, 3),
+            "half_saturation_rate": round(half, 1),
+            "latency_ms_at_half_saturation": {
+                "answers": len(latencies),
+                "p50": ms(latencies, 50),
+                "p95": ms(latencies, 95),
+                "p99": ms(latencies, 99),
+                "mean": round(statistics.fmean(latencies) * 1000, 1),
+            },
+        }
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main())))
