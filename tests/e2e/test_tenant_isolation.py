@@ -762,3 +762,124 @@ async def test_the_answering_policy_of_site_b_is_out_of_reach_of_site_a(
     kept = await client.get(entry, headers=bearer(b.access_token))
     assert kept.status_code == 200, kept.text
     assert kept.json()["answer"] == pinned
+
+
+# -- the dashboard's conversation filters and paging ----------------------------------------
+
+
+async def test_no_filter_or_page_of_site_a_reaches_site_b_conversations(tenants: Tenants) -> None:
+    """Filtering is SQL in the conversation service; every combination, and every page of
+    a cursor walk (even with a cursor taken from B's listing), stays within A's site."""
+    a, b = tenants.a, tenants.b
+
+    async def browse(tenant: Tenant, **params: str) -> dict[str, Any]:
+        response = await tenants.client.get(
+            f"{tenants.gateway}/v1/admin/conversations",
+            params=params,
+            headers=bearer(tenant.access_token),
+        )
+        assert response.status_code == 200, (params, response.text)
+        body: dict[str, Any] = response.json()
+        return body
+
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    secret_word = b.secret_message.split()[-1]  # the random number only B's visitor typed
+    filters: list[dict[str, str]] = [
+        {"q": secret_word},
+        {"q": f'"{b.secret_message}"'},
+        {"q": b.conversation_id},
+        {"from": today, "to": today},
+        {"language": "en"},
+        {"confidence": "low"},
+        {"confidence": "high"},
+        {"confidence": "none"},
+        {"escalated": "false"},
+        {"escalated": "true"},
+        {"status": "active"},
+        {"status": "pending"},
+    ]
+    # Control: B finds its own conversation by what its visitor typed.
+    own = await browse(b, q=secret_word)
+    assert b.conversation_id in [c["conversation_id"] for c in own["conversations"]]
+    for params in filters:
+        listed = await browse(a, **params)
+        assert b.conversation_id not in json.dumps(listed), params
+        assert b.secret_message not in json.dumps(listed), params
+
+    # A cursor walk over A's whole list, one at a time.
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(50):
+        page = await browse(a, limit="1", **({"cursor": cursor} if cursor else {}))
+        seen += [c["conversation_id"] for c in page["conversations"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert a.conversation_id in seen and b.conversation_id not in seen
+
+    # B's own cursor, replayed with A's token: still only A's conversations.
+    b_page = await browse(b, limit="1")
+    if b_page["next_cursor"]:
+        replayed = await browse(a, cursor=b_page["next_cursor"])
+        assert all(c["site_id"] == a.site_id for c in replayed["conversations"])
+        assert b.conversation_id not in json.dumps(replayed)
+
+
+# -- invitations: list, withdraw, accept ------------------------------------------------------
+
+
+async def test_invitations_stay_on_their_site(tenants: Tenants) -> None:
+    a, b, client, gateway = tenants.a, tenants.b, tenants.client, tenants.gateway
+    invitee = f"iso-invitee-{uuid.uuid4().hex[:10]}@isolation.example"
+    created = await client.post(
+        f"{gateway}/v1/admin/invitations",
+        json={"email": invitee, "role": "admin"},
+        headers=bearer(b.access_token),
+    )
+    assert created.status_code == 201, created.text
+    b_invitation = created.json()["invitation_id"]
+    token = created.json()["token"]
+
+    # A's list holds nothing of B's; B's holds it (the control).
+    listed_a = await client.get(f"{gateway}/v1/admin/invitations", headers=bearer(a.access_token))
+    assert listed_a.status_code == 200, listed_a.text
+    assert b_invitation not in listed_a.text and invitee not in listed_a.text
+    listed_b = await client.get(f"{gateway}/v1/admin/invitations", headers=bearer(b.access_token))
+    assert b_invitation in listed_b.text
+
+    # A cannot withdraw it, and the attempt changes nothing.
+    refused = await client.delete(
+        f"{gateway}/v1/admin/invitations/{b_invitation}", headers=bearer(a.access_token)
+    )
+    assert_refused(refused, invitee)
+    listed_b = await client.get(f"{gateway}/v1/admin/invitations", headers=bearer(b.access_token))
+    assert b_invitation in listed_b.text
+
+    # Accepting (from anywhere) makes an admin of B's site, never of A's.
+    joined = await client.post(
+        f"{gateway}/v1/invitations/accept",
+        json={"token": token, "name": f"Invitee {RUN}", "password": PASSWORD},
+        headers=client_address(),
+    )
+    assert joined.status_code == 201, joined.text
+    agent = joined.json()["agent"]
+    assert (agent["site_id"], agent["role"]) == (b.site_id, "admin")
+    login = await client.post(
+        f"{gateway}/v1/agent/login",
+        json={"email": invitee, "password": PASSWORD},
+        headers=client_address(),
+    )
+    assert login.status_code == 200 and login.json()["agent"]["site_id"] == b.site_id
+    team_a = await client.get(f"{gateway}/v1/admin/agents", headers=bearer(a.access_token))
+    assert invitee not in team_a.text and agent["agent_id"] not in team_a.text
+    # The new admin sees B's team and conversations, none of A's.
+    new_admin = login.json()["access_token"]
+    listed = await client.get(f"{gateway}/v1/admin/conversations", headers=bearer(new_admin))
+    assert listed.status_code == 200, listed.text
+    assert a.conversation_id not in listed.text
+    again = await client.post(
+        f"{gateway}/v1/invitations/accept",
+        json={"token": token, "name": "Second Use", "password": PASSWORD},
+        headers=client_address(),
+    )
+    assert again.status_code == 410 and again.json()["error"]["code"] == "invitation_used"

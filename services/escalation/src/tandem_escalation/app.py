@@ -26,7 +26,7 @@ from .adapters.repository import PolicyBook
 from .adapters.roster import Passwords
 from .adapters.schema import MIGRATIONS, SCHEMA
 from .dispatch import Dispatcher
-from .entrypoints import team
+from .entrypoints import invitations, team
 from .entrypoints.consumers import register_consumers
 from .entrypoints.http import install_error_handlers, readiness_router, router
 from .handlers import SERVICE, EscalationHandlers
@@ -131,4 +131,5 @@ def create_app(settings: EscalationSettings | None = None) -> FastAPI:
     app.include_router(ops_router(checks))
     app.include_router(router)
     app.include_router(team.router)
+    app.include_router(invitations.router)
     return app

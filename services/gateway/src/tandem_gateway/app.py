@@ -38,6 +38,7 @@ from .entrypoints import (
     conversations,
     demo,
     handoff,
+    invitations,
     messages,
     rating,
     stream,
@@ -57,6 +58,7 @@ from .runtime import GatewayRuntime
 from .service_layer.agent import AgentConsolePolicy, AgentConsoleService
 from .service_layer.agent_auth import AgentAuthPolicy, AgentAuthService
 from .service_layer.fanout import FanoutService
+from .service_layer.invitations import InvitationService
 from .service_layer.rate_limits import RateLimits
 from .service_layer.widget import WidgetPolicy, WidgetService
 from .settings import GatewaySettings
@@ -138,6 +140,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         settings.escalation_url, timeout_seconds=settings.escalation_timeout_seconds
     )
     holders = RedisHolderStore(redis, ttl_seconds=settings.token_ttl_seconds)
+    sign_in_limiter = RedisRateLimiter(redis)
     agent_auth_service = AgentAuthService(
         policy=AgentAuthPolicy(
             secret=settings.agent_token_key(),
@@ -147,7 +150,13 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         ),
         directory=escalation_service,
         sessions=RedisSessionStore(redis),
-        limiter=RedisRateLimiter(redis),
+        limiter=sign_in_limiter,
+    )
+    invitation_service = InvitationService(
+        directory=escalation_service,
+        limiter=sign_in_limiter,
+        ttl_seconds=settings.invitation_ttl_seconds,
+        accept_attempts_per_minute=settings.login_attempts_per_minute,
     )
     agent_console = AgentConsoleService(
         conversations=conversation_service,
@@ -211,6 +220,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         agent_auth=agent_auth_service,
         agents=agent_console,
         rate_limits=rate_limits,
+        invitations=invitation_service,
     )
     app.state.broker = broker
     admin_backends = admin_api.AdminBackends(settings)
@@ -275,13 +285,19 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         handoff.router,
         agent_auth.router,
         agent_stream.router,
+        invitations.public_router,
         console_pages.router,
         demo.router,
         widget_assets.router,
     ):
         app.include_router(router)
     # Every call of the agent and admin APIs counts against the signed-in agent's limit.
-    for router in (agent_conversations.router, admin_api.router, admin_api.roster_router):
+    for router in (
+        agent_conversations.router,
+        admin_api.router,
+        admin_api.roster_router,
+        invitations.admin_router,
+    ):
         app.include_router(router, dependencies=[AgentRequestLimit], responses=error_responses(429))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

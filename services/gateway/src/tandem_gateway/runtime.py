@@ -8,6 +8,7 @@ from .adapters.live import LiveHub
 from .service_layer.agent import AgentConsoleService
 from .service_layer.agent_auth import AgentAuthService
 from .service_layer.fanout import FanoutService
+from .service_layer.invitations import InvitationService
 from .service_layer.rate_limits import RateLimits
 from .service_layer.widget import WidgetService
 from .settings import GatewaySettings
@@ -24,3 +25,4 @@ class GatewayRuntime:
     agents: AgentConsoleService | None = None
     # Rate limits; None (tests of single features) means unlimited.
     rate_limits: RateLimits | None = None
+    invitations: InvitationService | None = None

@@ -75,6 +75,8 @@ class GatewaySettings(ServiceSettings):
     agent_refresh_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=3600, le=90 * 24 * 3600)
     # Sign-in attempts allowed per minute, per client IP and per email address.
     login_attempts_per_minute: int = Field(default=10, ge=1, le=1000)
+    # How long an invitation to a site's team stays valid.
+    invitation_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=3600, le=30 * 24 * 3600)
     # Browser origins (besides the gateway's own) allowed to open the agent websocket.
     console_origins: list[str] = Field(default_factory=list)
     # An open agent socket re-announces the agent's presence this often (a heartbeat).

@@ -145,4 +145,28 @@ MIGRATIONS: list[str] = [
     # The position last announced to each waiting conversation (EscalationQueued), so a
     # conversation leaving the queue tells those behind it that they moved up.
     f"ALTER TABLE {SCHEMA}.queue_entries ADD COLUMN announced_position integer",
+    # Invitations to join a site's team. Only the SHA-256 of the single-use token is kept
+    # (the token itself is shown once to whoever invited, who passes it on). Open means
+    # neither accepted nor revoked; expiry is checked when it is used.
+    f"""
+    CREATE TABLE {SCHEMA}.invitations (
+        invitation_id   text        PRIMARY KEY,
+        site_id         text        NOT NULL,
+        email           text        NOT NULL,
+        role            text        NOT NULL,
+        token_digest    text        NOT NULL UNIQUE,
+        invited_by_id   text        NOT NULL,
+        invited_by_name text        NOT NULL,
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        expires_at      timestamptz NOT NULL,
+        accepted_at     timestamptz,
+        agent_id        text,
+        revoked_at      timestamptz
+    )""",
+    f"CREATE INDEX invitations_site ON {SCHEMA}.invitations (site_id, created_at DESC)",
+    # One open invitation per site and email: inviting again replaces the open one.
+    f"""
+    CREATE UNIQUE INDEX invitations_open_email ON {SCHEMA}.invitations (site_id, lower(email))
+        WHERE accepted_at IS NULL AND revoked_at IS NULL
+    """,
 ]

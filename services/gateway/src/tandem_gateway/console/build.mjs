@@ -1,6 +1,7 @@
-// Builds the agent console and the dashboard: `npm run build:console`
-// (or `node build.mjs --outdir DIR`). The outputs, static/console.js and
-// static/dashboard.js, are committed so the gateway serves them without Node.
+// Builds the agent console, the dashboard and the accept-invitation page:
+// `npm run build:console` (or `node build.mjs --outdir DIR`). The outputs, static/console.js,
+// static/dashboard.js and static/invitation.js, are committed so the gateway serves them
+// without Node.
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -13,6 +14,7 @@ await build({
   entryPoints: {
     console: path.join(here, "src", "console.ts"),
     dashboard: path.join(here, "src", "dashboard.ts"),
+    invitation: path.join(here, "src", "invitation.ts"),
   },
   outdir,
   bundle: true,

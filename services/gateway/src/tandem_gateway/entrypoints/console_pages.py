@@ -1,6 +1,8 @@
-"""``GET /console`` (the agent console) and ``GET /dashboard`` (owners and admins).
+"""``GET /console`` (the agent console), ``GET /dashboard`` (owners and admins) and
+``GET /invitation`` (accepting an invitation to a team; the token comes in the URL
+fragment, which never reaches a server).
 
-Both are static pages: a small HTML shell and a script built from
+All are static pages: a small HTML shell and a script built from
 ``tandem_gateway/console`` (TypeScript) into ``static/``. Sign-in, roles and data all go
 through the agent and admin APIs, so the pages themselves hold nothing secret. The CSP
 allows only the gateway's own script, styles and connections (websocket included), so
@@ -55,3 +57,8 @@ async def console_page(request: Request) -> HTMLResponse:
 @router.get("/dashboard", response_class=HTMLResponse)
 async def dashboard_page(request: Request) -> HTMLResponse:
     return _page(request, "dashboard.html")
+
+
+@router.get("/invitation", response_class=HTMLResponse)
+async def invitation_page(request: Request) -> HTMLResponse:
+    return _page(request, "invitation.html")

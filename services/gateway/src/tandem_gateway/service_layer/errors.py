@@ -84,3 +84,23 @@ class TooManyRequests(GatewayError):
 
 class RateLimitStoreUnavailable(Exception):
     """The rate limits' store did not answer: requests are let through (fail open)."""
+
+
+class Conflict(GatewayError):
+    status, code = 409, "conflict"
+
+
+class InvitationInvalid(GatewayError):
+    """No invitation has this token."""
+
+    status, code = 404, "invitation_invalid"
+
+
+class InvitationUnusable(GatewayError):
+    """The invitation expired, was used or was withdrawn (the code says which)."""
+
+    status, code = 410, "invitation_expired"
+
+
+class InvalidInput(GatewayError):
+    status, code = 422, "invalid_request"

@@ -157,3 +157,29 @@ class RateLimiter(Protocol):
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> int:
         """Count one attempt; returns 0 when allowed, else the seconds until allowed."""
         ...
+
+
+class InvitationDirectory(Protocol):
+    """Invitations to a site's team, kept with the roster (the escalation service). Views
+    are JSON as that service sends them."""
+
+    async def create_invitation(
+        self,
+        site_id: str,
+        *,
+        email: str,
+        role: str,
+        token_digest: str,
+        inviter: AgentIdentity,
+        expires_in_seconds: int,
+    ) -> dict[str, Any]: ...
+
+    async def list_invitations(self, site_id: str) -> list[dict[str, Any]]: ...
+
+    async def revoke_invitation(self, site_id: str, invitation_id: str) -> None: ...
+
+    async def accept_invitation(
+        self, token_digest: str, name: str, password: str
+    ) -> dict[str, Any]:
+        """The agent the invitation made (agent_id, site_id, email, name, role)."""
+        ...

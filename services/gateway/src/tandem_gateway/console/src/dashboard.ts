@@ -300,6 +300,7 @@ async function settings(): Promise<void> {
 
 async function team(): Promise<void> {
   const body = await session.call<{ agents: Json[] }>("GET", "/v1/admin/agents");
+  const invitePanel = await invitations();
   const editor = el("section", { class: "editor" });
   const edit = (agent: Json | null) => {
     const agentId = input({ type: "text", pattern: "[A-Za-z0-9_-]{16,64}", required: true, readonly: Boolean(agent) }, agent?.agent_id ?? "");
@@ -375,7 +376,97 @@ async function team(): Promise<void> {
     ),
     el("button", { type: "button", "data-action": "add-agent", onclick: () => edit(null) }, "Add an agent"),
     editor,
+    invitePanel,
   );
+}
+
+// -- invitations (on the team page) -------------------------------------------------------
+
+/** The roles each role may grant: never above one's own. */
+const GRANTABLE: Record<string, string[]> = { owner: ["agent", "admin", "owner"], admin: ["agent", "admin"] };
+
+async function invitations(): Promise<HTMLElement> {
+  const grantable = GRANTABLE[session.agent?.role ?? "agent"] ?? [];
+  const email = input({ type: "email", name: "invite-email", required: true, maxlength: 320, placeholder: "teammate@example.com" });
+  const role = select(grantable, "agent", { name: "invite-role" });
+  const link = el("div", { class: "invite-link", "data-testid": "invite-link", "aria-live": "polite" });
+  const pending = el("table", { class: "results", "data-testid": "invitations" });
+  const render = (listed: Json[]) =>
+    clear(
+      pending,
+      el("thead", {}, el("tr", {}, ...["Email", "Role", "Invited by", "Expires", "State", ""].map((h) => el("th", {}, h)))),
+      el(
+        "tbody",
+        {},
+        ...listed.map((i) =>
+          el(
+            "tr",
+            { "data-invitation-id": String(i.invitation_id), "data-email": String(i.email), "data-state": String(i.state) },
+            el("td", {}, String(i.email)),
+            el("td", {}, String(i.role)),
+            el("td", {}, String(i.invited_by?.name ?? "")),
+            el("td", {}, formatTime(i.expires_at)),
+            el("td", {}, String(i.state)),
+            el(
+              "td",
+              {},
+              grantable.includes(String(i.role))
+                ? el("button", { type: "button", class: "link", "data-action": "revoke", onclick: () => void revoke(String(i.invitation_id)) }, "Withdraw")
+                : null,
+            ),
+          ),
+        ),
+      ),
+    );
+  const reload = async () => render((await session.call<{ invitations: Json[] }>("GET", "/v1/admin/invitations")).invitations);
+  const revoke = async (id: string) => {
+    try {
+      await session.call("DELETE", `/v1/admin/invitations/${encodeURIComponent(id)}`);
+      await reload();
+      say("Invitation withdrawn: its link no longer works.");
+    } catch (error) {
+      fail(error);
+    }
+  };
+  const form = el(
+    "form",
+    { class: "invite-form", "data-testid": "invite-form" },
+    el("h3", {}, "Invite a teammate"),
+    field("Email", email),
+    field("Role", role, "never above your own"),
+    el("button", { type: "submit" }, "Create invitation"),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    session
+      .call<Json>("POST", "/v1/admin/invitations", { email: email.value.trim(), role: role.value })
+      .then(async (created) => {
+        // Shown once: only a digest of the token is kept. The token sits after '#', so
+        // opening the link never sends it to a server.
+        const url = `${window.location.origin}${String(created.accept_path)}`;
+        const shown = input({ type: "text", readonly: true, size: 70, "data-testid": "invite-url", "aria-label": "Invitation link" }, url);
+        const copy = el("button", { type: "button", "data-action": "copy-link" }, "Copy link");
+        copy.addEventListener("click", () => {
+          shown.select();
+          navigator.clipboard?.writeText(url).then(
+            () => say("Link copied."),
+            () => undefined,
+          );
+        });
+        clear(
+          link,
+          el("p", {}, `Send this link to ${String(created.email)} yourself. It is shown only now, works once, and expires ${formatTime(created.expires_at)}.`),
+          shown,
+          copy,
+        );
+        email.value = "";
+        await reload();
+        say("Invitation created.");
+      })
+      .catch(fail);
+  });
+  await reload();
+  return el("section", { class: "invitations", "aria-label": "Invitations" }, form, link, el("h3", {}, "Open invitations"), pending);
 }
 
 // -- knowledge base ---------------------------------------------------------------------
