@@ -115,6 +115,7 @@ class KettleSite:
                     "<li><a href='/private/salaries.html'>Staff only</a></li>"
                     "<li><a href='/manual.pdf'>Manual (PDF)</a></li>"
                     "<li><a href='/draft.html'>Draft</a></li>"
+                    "<li><a href='/blank.html'>Coming soon</a></li>"
                     "<li><a href='/feed'>Feed</a></li>"
                     "<li><a href='/gone.html'>Old page</a></li>"
                     "<li><a href='/logo.png'>Logo</a></li>"
@@ -157,6 +158,7 @@ class KettleSite:
                 page("Draft", "<p>Not ready.</p>", head="<meta name='robots' content='noindex'>"),
             ),
             "/feed": (200, "application/json", b'{"items": []}'),
+            "/blank.html": (200, html, page("Coming soon", "")),
             "/sitemap.xml": (
                 200,
                 "application/xml",
@@ -263,14 +265,15 @@ async def test_crawl_follows_links_within_the_rules_and_recrawls_idempotently(
             assert "canonical" in str(why["/guide/shipping-print.html"][1])
             assert why["/feed"] == ("skipped", "not a page or PDF (application/json)")
             assert why["/gone.html"] == ("failed", "HTTP 404")
-            assert len(why) == 5
+            assert why["/blank.html"][0] == "skipped" and "no text" in str(why["/blank.html"][1])
+            assert len(why) == 6
             # robots.txt was read and obeyed; links elsewhere and to images never fetched.
             assert kettle_site.requests["/robots.txt"] == 1
             assert kettle_site.requests["/private/salaries.html"] == 0
             assert kettle_site.requests["/logo.png"] == 0
             assert all(kettle_site.requests[p] == 1 for p in ("/", "/guide/shipping.html"))
-            assert (finished.done, finished.failed, finished.skipped) == (4, 1, 4)
-            assert finished.total == 9
+            assert (finished.done, finished.failed, finished.skipped) == (4, 1, 5)
+            assert finished.total == 10
 
             documents, total = await runtime.ingestion.list_documents(site)
             host = kettle_site.base.removeprefix("http://").replace(":", "_")
@@ -313,7 +316,7 @@ async def test_crawl_follows_links_within_the_rules_and_recrawls_idempotently(
             assert [e.state for e in events[:-1]] == ["running"] * (len(events) - 1)
             final = events[-1]
             assert (final.state, final.job_kind, final.site_id) == ("completed", "crawl", site)
-            assert (final.done, final.failed, final.skipped, final.total) == (4, 1, 4, 9)
+            assert (final.done, final.failed, final.skipped, final.total) == (4, 1, 5, 10)
             assert final.conversation_id == uuid.UUID(int=0)
             assert [e.done for e in events] == sorted(e.done for e in events)
 
@@ -429,7 +432,7 @@ async def test_admin_api_crawls_uploads_and_publishes_progress(
             assert second.status_code == 409
             crawl = await wait_for_job(http, f"/v1/admin/sites/{site}/crawls/{job_id}")
             assert crawl["state"] == "completed", crawl
-            assert (crawl["done"], crawl["failed"], crawl["skipped"]) == (4, 1, 4)
+            assert (crawl["done"], crawl["failed"], crawl["skipped"]) == (4, 1, 5)
             reasons = {
                 p["item"].removeprefix(kettle_site.base): p["reason"] for p in crawl["problems"]
             }
@@ -503,7 +506,7 @@ async def test_admin_api_crawls_uploads_and_publishes_progress(
                 )
             )
             final = found[0][0]
-            assert (final.done, final.failed, final.skipped) == (4, 1, 4)
+            assert (final.done, final.failed, final.skipped) == (4, 1, 5)
             assert found[0][1]["ce_type"] == "dev.tandem.KnowledgeIngestionProgressed.v1"
     finally:
         await tail.stop()

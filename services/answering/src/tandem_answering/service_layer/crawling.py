@@ -308,7 +308,13 @@ class _Crawl:
                 await self._skip(url, str(exc))
                 return
         else:
-            loaded = await asyncio.to_thread(load_bytes, page.body, "html", charset=page.charset)
+            try:
+                loaded = await asyncio.to_thread(
+                    load_bytes, page.body, "html", charset=page.charset
+                )
+            except InvalidDocumentError as exc:  # an empty page
+                await self._skip(url, str(exc))
+                return
             info: PageInfo = await asyncio.to_thread(inspect_page, loaded.text)
             if not info.nofollow and not self.request.sitemap:
                 base = canonicalize(info.base_href, page.url) if info.base_href else None
