@@ -260,8 +260,21 @@ async def test_a_site_lists_only_its_own_invitations(api: AsyncClient) -> None:
             "invited_by": OWNER,
             "expires_in_seconds": 10,
         },
+        {
+            "email": "a\u0000@b.example",
+            "role": "agent",
+            "token_digest": "a" * 64,
+            "invited_by": OWNER,
+        },
     ],
 )
 async def test_bad_invitations_are_422(api: AsyncClient, body: dict[str, Any]) -> None:
     response = await api.post(f"/internal/sites/{SITE}/invitations", json=body)
     assert response.status_code == 422, response.text
+
+
+async def test_a_name_postgres_cannot_store_is_422(api: AsyncClient) -> None:
+    _, _, digest = await invite(api, email())
+    response = await accept(api, digest, "Nia\u0000")
+    assert response.status_code == 422, response.text
+    assert (await accept(api, digest)).status_code == 201  # the invitation is still good

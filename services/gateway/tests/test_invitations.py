@@ -338,6 +338,18 @@ def test_malformed_acceptances_are_422(body: dict[str, Any]) -> None:
     assert fake.accepted == []
 
 
+def test_a_password_that_is_not_text_is_422_not_a_server_error() -> None:
+    client, fake = http(None)
+    token, _ = new_invitation_token()
+    # A lone surrogate, written as JSON allows it (no client library would send it).
+    raw = '{"token": "' + token + '", "name": "Nia", "password": "a-long-\\ud800-password"}'
+    response = client.post(
+        "/v1/invitations/accept", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert fake.accepted == []
+
+
 def test_the_accept_page_is_static_and_strict() -> None:
     client, _ = http(None)
     page = client.get("/invitation")

@@ -55,8 +55,12 @@ class InvitationBody(BaseModel):
     @classmethod
     def _email(cls, value: str) -> str:
         value = value.strip()
-        if not _EMAIL.match(value):
+        if not _EMAIL.match(value) or any(ord(c) < 32 or ord(c) == 127 for c in value):
             raise ValueError("not an email address")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("not an email address") from None
         return value
 
 
@@ -106,6 +110,17 @@ class AcceptBody(BaseModel):
         if not value.strip():
             raise ValueError("a name cannot be blank")
         return value.strip()
+
+    @field_validator("name", "password")
+    @classmethod
+    def _text(cls, value: str) -> str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("not valid Unicode text") from None
+        if "\x00" in value:
+            raise ValueError("must not contain NUL")
+        return value
 
 
 class JoinedAgent(BaseModel):

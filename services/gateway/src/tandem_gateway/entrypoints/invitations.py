@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ..service_layer.errors import Unavailable
 from ..service_layer.invitations import InvitationService
@@ -79,12 +79,21 @@ class InvitationListOut(BaseModel):
     invitations: list[InvitationOut]
 
 
+def _encodable(value: str) -> str:
+    """Any character may be in a password, but it must be text (no lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text") from None
+    return value
+
+
 class AcceptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(max_length=100, description="from the invitation link")
     name: Line = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=10, max_length=1024)
+    password: Annotated[str, AfterValidator(_encodable)] = Field(min_length=10, max_length=1024)
 
 
 class JoinedAgentOut(BaseModel):
