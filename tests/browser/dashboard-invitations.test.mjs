@@ -6,9 +6,14 @@
 // dashboard-invitation-*.png.
 
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { after, before, test } from "node:test";
+import { promisify } from "node:util";
 
-import { createRosterAgent, launchBrowser, newWatchedPage, screenshot, signIn, stackEnv, unique } from "./support.mjs";
+import { REPO, createRosterAgent, launchBrowser, newWatchedPage, screenshot, signIn, stackEnv, unique } from "./support.mjs";
 
 const SLOW = { timeout: 180000 };
 let env;
@@ -134,5 +139,18 @@ test("a link without its token says so", SLOW, async () => {
     await page.locator("[data-testid=invitation-unusable]", { hasText: "incomplete" }).waitFor();
   } finally {
     await context.close();
+  }
+});
+
+test("the committed accept page bundle is built from the current sources", async () => {
+  const fresh = mkdtempSync(path.join(tmpdir(), "tandem-invitation-"));
+  try {
+    const source = path.join(REPO, "services", "gateway", "src", "tandem_gateway", "console");
+    await promisify(execFile)(process.execPath, [path.join(source, "build.mjs"), "--outdir", fresh], { cwd: REPO });
+    const committed = readFileSync(path.join(source, "..", "static", "invitation.js"), "utf8");
+    assert.equal(readFileSync(path.join(fresh, "invitation.js"), "utf8"), committed, "static/invitation.js is stale: npm run build:console");
+    assert.ok(!/innerHTML|insertAdjacentHTML|document\.write/.test(committed), "invitation.js never parses HTML");
+  } finally {
+    rmSync(fresh, { recursive: true, force: true });
   }
 });
