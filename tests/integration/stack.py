@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS = (
@@ -120,3 +124,26 @@ def real_stack() -> Iterator[Stack]:
         "no Kafka/PostgreSQL/Redis/Weaviate for the integration tests: run `make test` "
         "(starts the local stack), or `deploy/local/stack.sh up`, or provide a container engine"
     )
+
+
+def with_path(url: str, path: str) -> str:
+    """``url`` with its path replaced: another database of a Postgres DSN, another Redis db."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+@contextlib.asynccontextmanager
+async def throwaway_database(stack: Stack, name: str) -> AsyncIterator[str]:
+    """A Postgres database of its own (its DSN), dropped afterwards even with open sessions:
+    nothing the running services do shows up in it, and it touches none of their schemas."""
+    async with await psycopg.AsyncConnection.connect(stack.postgres_dsn, autocommit=True) as conn:
+        await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield with_path(stack.postgres_dsn, f"/{name}")
+    finally:
+        async with await psycopg.AsyncConnection.connect(
+            stack.postgres_dsn, autocommit=True
+        ) as conn:
+            await conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

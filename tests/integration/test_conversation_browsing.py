@@ -14,19 +14,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from psycopg import sql
 from tandem_conversation.adapters import repository as repo
 from tandem_conversation.adapters.schema import MIGRATIONS, SCHEMA
 from tandem_conversation.entrypoints import internal_api
 from tandem_platform.postgres import Pool, migrate, open_pool
 
-from tests.integration.stack import Stack
+from tests.integration.stack import Stack, throwaway_database
 
 pytestmark = pytest.mark.integration
 
@@ -36,28 +33,15 @@ OTHER = "browse-b"
 DAY = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
 
 
-def _with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
-
-
 @pytest.fixture(scope="module")
 async def pool(stack: Stack) -> AsyncIterator[Pool]:
-    name = f"conv_browse_{RUN}"
-    async with await psycopg.AsyncConnection.connect(stack.postgres_dsn, autocommit=True) as conn:
-        await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    opened = await open_pool(_with_path(stack.postgres_dsn, f"/{name}"))
-    try:
-        await migrate(opened, SCHEMA, MIGRATIONS)
-        yield opened
-    finally:
-        await opened.close()
-        async with await psycopg.AsyncConnection.connect(
-            stack.postgres_dsn, autocommit=True
-        ) as conn:
-            await conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    async with throwaway_database(stack, f"conv_browse_{RUN}") as dsn:
+        opened = await open_pool(dsn)
+        try:
+            await migrate(opened, SCHEMA, MIGRATIONS)
+            yield opened
+        finally:
+            await opened.close()
 
 
 @dataclass

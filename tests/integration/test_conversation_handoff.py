@@ -15,15 +15,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import RecordMetadata
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from psycopg import sql
 from redis.asyncio import Redis
 from tandem_conversation.app import create_app
 from tandem_conversation.entrypoints.consumers import CONSUMED_TOPICS
@@ -52,7 +49,7 @@ from tandem_events.topics import CONVERSATION_EVENTS
 from tandem_events.wire import encode
 from tandem_platform.redis import SequenceAllocator
 
-from tests.integration.stack import Stack
+from tests.integration.stack import Stack, throwaway_database, with_path
 
 pytestmark = pytest.mark.integration
 
@@ -69,34 +66,19 @@ BO = {"agent_id": "agent-bo", "agent_name": "Bo"}
 # ---------------------------------------------------------------------------- plumbing
 
 
-def _with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
-
-
 @pytest.fixture(scope="module")
 async def database(stack: Stack) -> AsyncIterator[str]:
     """A database of its own: the ``conversation`` schema of the running services is not
     touched, and nothing they do shows up here."""
-    name = f"conv_it_{RUN}"
-    async with await psycopg.AsyncConnection.connect(stack.postgres_dsn, autocommit=True) as conn:
-        await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield _with_path(stack.postgres_dsn, f"/{name}")
-    finally:
-        async with await psycopg.AsyncConnection.connect(
-            stack.postgres_dsn, autocommit=True
-        ) as conn:
-            await conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    async with throwaway_database(stack, f"conv_it_{RUN}") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="module")
 def redis_url(stack: Stack) -> str:
     # Sequence counters of their own: a running conversation service that also sees these
     # events must not take numbers from the same counters.
-    return _with_path(stack.redis_url, "/15")
+    return with_path(stack.redis_url, "/15")
 
 
 async def wait_until_consuming(app: FastAPI, timeout: float = 60.0) -> None:

@@ -16,20 +16,17 @@ import uuid
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from psycopg import sql
 from tandem_escalation.adapters.roster import Passwords
 from tandem_escalation.adapters.schema import MIGRATIONS, SCHEMA
 from tandem_escalation.entrypoints import invitations, team
 from tandem_escalation.entrypoints.http import install_error_handlers
 from tandem_platform.postgres import Pool, migrate, open_pool
 
-from tests.integration.stack import Stack
+from tests.integration.stack import Stack, throwaway_database
 
 pytestmark = pytest.mark.integration
 
@@ -41,28 +38,15 @@ ADMIN = {"agent_id": "admin-000000000001", "name": "Adam", "role": "admin"}
 PASSWORD = "a-long-enough-password"
 
 
-def _with_path(url: str, path: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
-
-
 @pytest.fixture(scope="module")
 async def pool(stack: Stack) -> AsyncIterator[Pool]:
-    name = f"esc_invitations_{RUN}"
-    async with await psycopg.AsyncConnection.connect(stack.postgres_dsn, autocommit=True) as conn:
-        await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    opened = await open_pool(_with_path(stack.postgres_dsn, f"/{name}"))
-    try:
-        await migrate(opened, SCHEMA, MIGRATIONS)
-        yield opened
-    finally:
-        await opened.close()
-        async with await psycopg.AsyncConnection.connect(
-            stack.postgres_dsn, autocommit=True
-        ) as conn:
-            await conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    async with throwaway_database(stack, f"esc_invitations_{RUN}") as dsn:
+        opened = await open_pool(dsn)
+        try:
+            await migrate(opened, SCHEMA, MIGRATIONS)
+            yield opened
+        finally:
+            await opened.close()
 
 
 @pytest.fixture
