@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 from tandem_answering.bootstrap import Runtime, open_runtime
-from tandem_answering.domain.documents import SourceDocument
+from tandem_answering.entrypoints.evaluation import EvalSet, index_set, load_set
 from tandem_answering.settings import AnsweringSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,23 +42,21 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def load_data() -> tuple[list[dict[str, Any]], list[str]]:
+def load_data() -> EvalSet:
     if (DATA / "kb.jsonl").is_file():
-        documents = [json.loads(line) for line in (DATA / "kb.jsonl").read_text().splitlines()]
-        questions = [
-            json.loads(line)["question"]
-            for line in (DATA / "questions.jsonl").read_text().splitlines()
-            if line.strip()
-        ]
-        return documents, questions
+        return load_set(DATA)
     # No evaluation data on this machine: the project's own docs and questions about them.
-    documents = [
-        {"id": p.stem, "title": p.stem.replace("-", " "), "text": p.read_text(), "url": None}
-        for p in sorted((REPO / "docs").glob("*.md"))
-    ]
     from tests.bench.latency import QUESTIONS
 
-    return documents, list(QUESTIONS) * 20
+    return EvalSet(
+        name="docs",
+        folder=REPO / "docs",
+        documents=[
+            {"id": p.stem, "title": p.stem.replace("-", " "), "text": p.read_text(), "url": None}
+            for p in sorted((REPO / "docs").glob("*.md"))
+        ],
+        questions=[{"question": q, "answer_ids": []} for q in QUESTIONS * 20],
+    )
 
 
 def settings() -> AnsweringSettings:
@@ -68,25 +66,6 @@ def settings() -> AnsweringSettings:
         weaviate_url=os.environ["TANDEM_WEAVIATE_URL"],
         weaviate_grpc_port=int(os.environ["TANDEM_WEAVIATE_GRPC_PORT"]),
     )
-
-
-async def index(runtime: Runtime, site_id: str, documents: list[dict[str, Any]]) -> None:
-    limit = asyncio.Semaphore(4)
-
-    async def one(row: dict[str, Any]) -> None:
-        async with limit:
-            await runtime.ingestion.ingest(
-                SourceDocument(
-                    site_id=site_id,
-                    document_id=str(row["id"]),
-                    title=str(row["title"]),
-                    url=row.get("url"),
-                    text=str(row["text"]),
-                    format="text",
-                )
-            )
-
-    await asyncio.gather(*(one(r) for r in documents))
 
 
 def raw_model_rate(runtime: Runtime, questions: list[str], batch: int) -> float:
@@ -152,13 +131,14 @@ def ms(values: list[float], q: float) -> float:
 
 
 async def main() -> dict[str, Any]:
-    documents, questions = load_data()
+    bench_set = load_data()
+    questions = [q["question"] for q in bench_set.questions]
     config = settings()
     site_id = f"bench-{uuid.uuid4().hex[:10]}"
     async with open_runtime(config) as runtime:
         try:
-            _say(f"indexing {len(documents)} documents from {DATA}")
-            await index(runtime, site_id, documents)
+            _say(f"indexing {len(bench_set.documents)} documents from {bench_set.folder}")
+            await index_set(runtime, site_id, bench_set)
             for question in questions[:50]:  # warm caches and connections
                 await runtime.answerer.answer(site_id, question)
             _say("raw model throughput")
@@ -178,8 +158,8 @@ async def main() -> dict[str, Any]:
             "device": config.device,
             "model": runtime.model.version,
             "batch_size": config.batch_max_size,
-            "knowledge_base": str(DATA.name) if (DATA / "kb.jsonl").is_file() else "docs",
-            "documents": len(documents),
+            "knowledge_base": bench_set.name,
+            "documents": len(bench_set.documents),
             "raw_model_questions_per_second": round(raw, 1),
             "saturation_answers_per_second": round(saturated, 1),
             "ratio_to_raw_model": round(saturated / raw, 3),
