@@ -12,6 +12,14 @@ answering service's.
    answers per second. The ratio to (1) is what the service around the model costs.
 3. Latency: questions arriving at half the saturation rate (fixed intervals), each timed
    from arrival to answer: p50/p95/p99.
+
+Saturation is measured twice: ``cold`` while every question is asked for the first time
+(the cache of cited chunks' sentence vectors is filling), then in the steady state a
+running service is in. On a machine where Weaviate shares the cores with the pipeline the
+wall-clock ratio also pays for Weaviate's work, so the CPU each side spends is reported
+too: ``cpu_ms_per_answer`` is this process's CPU time per answer (everything the answering
+service itself does) and ``cpu_ratio`` compares it with the raw model's CPU time per
+question, i.e. the ratio on cores of its own, as deploy/k8s runs it (Weaviate elsewhere).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import statistics
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +77,12 @@ def settings() -> AnsweringSettings:
     )
 
 
-def raw_model_rate(runtime: Runtime, questions: list[str], batch: int) -> float:
+def raw_model_rate(runtime: Runtime, questions: list[str], batch: int) -> tuple[float, float]:
+    """Questions per second, and the process's CPU milliseconds per question."""
     model = runtime.model
     model.encode(questions[:batch])  # warm-up
     done = 0
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     position = 0
     while time.perf_counter() - started < RAW_SECONDS:
         chunk = questions[position : position + batch]
@@ -82,25 +92,77 @@ def raw_model_rate(runtime: Runtime, questions: list[str], batch: int) -> float:
         model.encode(chunk)
         position += batch
         done += len(chunk)
-    return done / (time.perf_counter() - started)
+    return done / (time.perf_counter() - started), 1000 * (time.process_time() - cpu) / done
 
 
-async def saturation_rate(runtime: Runtime, site_id: str, questions: list[str]) -> float:
+@dataclass
+class Load:
+    """Answers per second over a run, and the CPU the run cost per answer."""
+
+    answers: int
+    seconds: float
+    cpu_seconds: float
+    weaviate_cpu_seconds: float | None
+
+    @property
+    def rate(self) -> float:
+        return self.answers / self.seconds
+
+    @property
+    def cpu_ms_per_answer(self) -> float:
+        return 1000 * self.cpu_seconds / max(1, self.answers)
+
+
+def _weaviate_pid() -> int | None:
+    """The local stack's Weaviate (its CPU time is part of what an answer costs here)."""
+    pid_file = REPO / ".run" / "pids" / "weaviate.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def _process_cpu_seconds(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def saturation(
+    runtime: Runtime,
+    site_id: str,
+    questions: list[str],
+    *,
+    seconds: float | None = None,
+    once: bool = False,
+) -> Load:
+    """``CONCURRENCY`` questions in flight for ``seconds``, or until each was asked ``once``."""
     done = 0
-    stop = time.perf_counter() + SATURATION_SECONDS
+    stop = time.perf_counter() + (seconds or SATURATION_SECONDS)
     cursor = 0
+    weaviate = _weaviate_pid()
 
     async def worker() -> None:
         nonlocal done, cursor
-        while time.perf_counter() < stop:
+        while (cursor < len(questions)) if once else (time.perf_counter() < stop):
             question = questions[cursor % len(questions)]
             cursor += 1
             await runtime.answerer.answer(site_id, question)
             done += 1
 
-    started = time.perf_counter()
+    started, cpu, weaviate_cpu = time.perf_counter(), time.process_time(), None
+    weaviate_started = _process_cpu_seconds(weaviate)
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return done / (time.perf_counter() - started)
+    weaviate_ended = _process_cpu_seconds(weaviate)
+    if weaviate_started is not None and weaviate_ended is not None:
+        weaviate_cpu = weaviate_ended - weaviate_started
+    return Load(done, time.perf_counter() - started, time.process_time() - cpu, weaviate_cpu)
 
 
 async def latency_at(
@@ -139,12 +201,17 @@ async def main() -> dict[str, Any]:
         try:
             _say(f"indexing {len(bench_set.documents)} documents from {bench_set.folder}")
             await index_set(runtime, site_id, bench_set)
-            for question in questions[:50]:  # warm caches and connections
+            for question in questions[:20]:  # connections, model and tenant caches
                 await runtime.answerer.answer(site_id, question)
             _say("raw model throughput")
-            raw = await asyncio.to_thread(raw_model_rate, runtime, questions, config.batch_max_size)
-            _say(f"saturation with {CONCURRENCY} in flight for {SATURATION_SECONDS:.0f} s")
-            saturated = await saturation_rate(runtime, site_id, questions)
+            raw, raw_cpu_ms = await asyncio.to_thread(
+                raw_model_rate, runtime, questions, config.batch_max_size
+            )
+            _say(f"cold: each of {len(questions)} questions once, {CONCURRENCY} in flight")
+            cold = await saturation(runtime, site_id, questions, once=True)
+            _say(f"steady state: {CONCURRENCY} in flight for {SATURATION_SECONDS:.0f} s")
+            steady = await saturation(runtime, site_id, questions)
+            saturated = steady.rate
             half = saturated / 2
             _say(f"latency at {half:.1f} answers/s")
             latencies = await latency_at(
@@ -163,6 +230,16 @@ async def main() -> dict[str, Any]:
             "raw_model_questions_per_second": round(raw, 1),
             "saturation_answers_per_second": round(saturated, 1),
             "ratio_to_raw_model": round(saturated / raw, 3),
+            "cold_saturation_answers_per_second": round(cold.rate, 1),
+            "raw_model_cpu_ms_per_question": round(raw_cpu_ms, 2),
+            "cpu_ms_per_answer": round(steady.cpu_ms_per_answer, 2),
+            "cold_cpu_ms_per_answer": round(cold.cpu_ms_per_answer, 2),
+            "weaviate_cpu_ms_per_answer": (
+                round(1000 * steady.weaviate_cpu_seconds / steady.answers, 2)
+                if steady.weaviate_cpu_seconds is not None
+                else None
+            ),
+            "cpu_ratio": round(raw_cpu_ms / steady.cpu_ms_per_answer, 3),
             "half_saturation_rate": round(half, 1),
             "latency_ms_at_half_saturation": {
                 "answers": len(latencies),

@@ -238,3 +238,47 @@ async def test_a_question_in_another_language_finds_the_english_passage(
         assert english.calibration_version == runtime.calibration.version
     finally:
         await runtime.ingestion.delete_site(coffee)
+
+
+async def test_chunk_vectors_are_fetched_once_and_match_the_stored_ones(
+    runtime: Runtime, sites: tuple[str, str]
+) -> None:
+    """Search results come without vectors; the reranking step's vectors come from the
+    store's cache, filled by one fetch per unseen chunk, and equal what Weaviate holds."""
+    coffee, _ = sites
+    store = runtime.store
+    try:
+        await runtime.ingestion.ingest(
+            SourceDocument(
+                site_id=coffee, document_id="shipping", title="Shipping", text=COFFEE_SHIPPING
+            )
+        )
+        question = "How long does international shipping take?"
+        vector = await runtime.encoder.encode_one(question)
+        fetches = 0
+        fetch = store._chunk_vectors
+
+        async def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+            nonlocal fetches
+            before = len(store._vectors)
+            result = await fetch(*args, **kwargs)
+            fetches += len(store._vectors) > before
+            return result
+
+        store._chunk_vectors = counting  # type: ignore[method-assign]
+        first = await store.search(coffee, question, vector)
+        second = await store.search(coffee, question, vector)
+        assert fetches == 1
+        assert [c.chunk_id for c in first] == [c.chunk_id for c in second]
+        assert first and all(c.body_vector.shape == (384,) for c in first)
+        stored = (
+            await store._collection()
+            .with_tenant(coffee)
+            .query.fetch_object_by_id(first[0].chunk_id, include_vector=["body", "title"])
+        )
+        assert stored is not None
+        assert first[0].body_vector.tolist() == pytest.approx(stored.vector["body"], abs=1e-6)
+        assert first[0].title_vector.tolist() == pytest.approx(stored.vector["title"], abs=1e-6)
+        assert first[0].language == "en"
+    finally:
+        await runtime.ingestion.delete_site(coffee)

@@ -333,7 +333,9 @@ class BatchingEncoder:
 
     def _discard(self, request: _Request) -> None:
         for queue in (self._interactive, self._bulk):
-            with contextlib.suppress(ValueError):
+            # Membership first: deque.remove's "not in deque" error formats the request's
+            # repr, arrays and all, which cost more than the model call it waited for.
+            if request in queue:
                 queue.remove(request)
 
     async def aclose(self) -> None:

@@ -180,6 +180,9 @@ class Answerer:
         # Sentence vectors of recently answered chunks, per route. Chunk ids derive from the
         # content, so an entry can never be stale; popular chunks then cost no model call.
         self._sentences: OrderedDict[tuple[str, str], tuple[list[str], Vectors]] = OrderedDict()
+        # Encodings under way: concurrent answers citing the same chunk share one model call
+        # instead of each encoding its sentences again.
+        self._encoding: dict[tuple[str, str], asyncio.Future[tuple[list[str], Vectors]]] = {}
         self.sentence_cache_size = sentence_cache_size
 
     def route(self, name: str) -> Route:
@@ -354,17 +357,13 @@ class Answerer:
             return text
         key = (route, best.chunk_id)
         cached = self._sentences.get(key)
-        if cached is None:
+        if cached is not None:
+            self._sentences.move_to_end(key)
+        else:
             sentences = split_sentences(text)
             if len(sentences) <= 1:
                 return truncate(text, self.policy.max_chars)
-            vectors = await self.route(route).encoder.encode(sentences)
-            cached = (sentences, vectors)
-            self._sentences[key] = cached
-            while len(self._sentences) > self.sentence_cache_size:
-                self._sentences.popitem(last=False)
-        else:
-            self._sentences.move_to_end(key)
+            cached = await self._sentence_vectors(key, sentences)
         sentences, vectors = cached
         scores = cosine(vectors, question_vector).tolist()
         return select_sentences(
@@ -373,6 +372,33 @@ class Answerer:
             max_sentences=self.policy.max_sentences,
             max_chars=self.policy.max_chars,
         )
+
+    async def _sentence_vectors(
+        self, key: tuple[str, str], sentences: list[str]
+    ) -> tuple[list[str], Vectors]:
+        pending = self._encoding.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        pending = asyncio.get_running_loop().create_future()
+        self._encoding[key] = pending
+        try:
+            vectors = await self.route(key[0]).encoder.encode(sentences)
+        except Exception as exc:
+            # Whoever waits on this encoding sees the same failure; nothing is cached.
+            pending.set_exception(exc)
+            pending.exception()  # retrieved, so an unwaited failure logs no warning
+            raise
+        except BaseException:
+            pending.cancel()
+            raise
+        finally:
+            self._encoding.pop(key, None)
+        cached = (sentences, vectors)
+        pending.set_result(cached)
+        self._sentences[key] = cached
+        while len(self._sentences) > self.sentence_cache_size:
+            self._sentences.popitem(last=False)
+        return cached
 
 
 def _candidate(chunk: RetrievedChunk, question_vector: Vectors) -> Candidate:
