@@ -27,6 +27,7 @@ def candidate(
     keyword: bool = False,
     text: str = "",
     title_text: str = "Doc",
+    language: str = "",
 ) -> Candidate:
     return Candidate(
         chunk_id=chunk,
@@ -38,6 +39,7 @@ def candidate(
         body_score=body,
         title_score=title,
         keyword_hit=keyword,
+        language=language,
     )
 
 
@@ -85,6 +87,36 @@ def test_disagreement_and_single_document() -> None:
         "q", rank([candidate("a", "d1", 0.25, 0), candidate("b", "d2", 0.01, 0)])
     )
     assert weak.margin == pytest.approx(0.25 - NOISE_FLOOR)
+
+
+def test_pack_margin_is_the_lead_over_the_next_four_documents() -> None:
+    ranked = rank(
+        [
+            candidate("a", "d1", body=0.9, title=0.0),
+            candidate("a2", "d1", body=0.85, title=0.0),  # same document: not in the pack
+            candidate("b", "d2", body=0.8, title=0.0),
+            candidate("c", "d3", body=0.7, title=0.0),
+            candidate("d", "d4", body=0.6, title=0.0),
+            candidate("e", "d5", body=0.5, title=0.0),
+            candidate("f", "d6", body=0.4, title=0.0),  # sixth document: beyond the pack
+        ]
+    )
+    features = compute_features("q", ranked)
+    assert features.pack_margin == pytest.approx(0.9 - (0.8 + 0.7 + 0.6 + 0.5) / 4)
+    assert features.spread == pytest.approx(0.9 - 0.5)
+    # Fewer than five documents: the missing places count at the noise floor.
+    two = compute_features("q", rank([candidate("a", "d1", 0.9, 0), candidate("b", "d2", 0.8, 0)]))
+    assert two.pack_margin == pytest.approx(0.9 - (0.8 + 3 * NOISE_FLOOR) / 4)
+
+
+def test_same_language_compares_the_question_with_the_best_document() -> None:
+    ranked = rank([candidate("a", "d1", 0.9, 0, language="en"), candidate("b", "d2", 0.5, 0)])
+    assert compute_features("q", ranked, language="en").same_language == 1.0
+    assert compute_features("q", ranked, language="de").same_language == 0.0
+    # Unknown on either side is not evidence of a mismatch.
+    assert compute_features("q", ranked).same_language == 1.0
+    unknown = rank([candidate("a", "d1", 0.9, 0, language="")])
+    assert compute_features("q", unknown, language="de").same_language == 1.0
 
 
 def test_no_candidates_give_zero_features() -> None:

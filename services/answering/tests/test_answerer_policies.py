@@ -104,7 +104,9 @@ def answerer(policies: Policies, encoder: BatchingEncoder) -> Answerer:
         english=Route(
             ENGLISH_ROUTE,
             encoder,
-            Calibration("t", "bag-of-words", FEATURE_NAMES, (10.0, 0, 0, 0, 0, 0), -5.0),
+            Calibration(
+                "t", "bag-of-words", FEATURE_NAMES, (10.0, *[0.0] * (len(FEATURE_NAMES) - 1)), -5.0
+            ),
             NOISE_FLOOR,
         ),
         store=OneDocumentKnowledge(*REFUNDS),

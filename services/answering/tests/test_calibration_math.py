@@ -96,14 +96,16 @@ def test_fitted_model_is_calibrated_out_of_fold() -> None:
     assert expected_calibration_error(probabilities, y) < 0.04
 
 
-def make_calibration(version: str = "20250101-aaaaaaaa", model: str = "m==1") -> Calibration:
+def make_calibration(
+    version: str = "20250101-aaaaaaaa", model: str = "m==1", created_at: str = ""
+) -> Calibration:
     return Calibration(
         version=version,
         model_version=model,
         features=FEATURE_NAMES,
-        coefficients=(1.0, 2.0, 0.0, 0.0, 0.0, 0.0),
+        coefficients=(1.0, 2.0, *[0.0] * (len(FEATURE_NAMES) - 2)),
         intercept=-1.0,
-        metrics={"ece": 0.02},
+        metrics={"ece": 0.02} | ({"created_at": created_at} if created_at else {}),
     )
 
 
@@ -127,6 +129,17 @@ def test_artifacts_round_trip_and_newest_for_the_model_wins(tmp_path) -> None:  
     )
     with pytest.raises(CalibrationError, match="no calibration"):
         load_calibration("unknown==0", directory=tmp_path)
+
+
+def test_two_fits_of_one_day_are_ordered_by_when_they_were_made(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # The hash part sorts the other way round: only the time can pick the newer fit.
+    save_calibration(
+        make_calibration("20250101-ffffffff", created_at="2025-01-01T09:00:00"), tmp_path
+    )
+    save_calibration(
+        make_calibration("20250101-00000000", created_at="2025-01-01T17:30:00"), tmp_path
+    )
+    assert load_calibration("m==1", directory=tmp_path).version == "20250101-00000000"
 
 
 def test_artifact_with_unknown_feature_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -98,7 +98,7 @@ async def test_message_in_answer_scored_out() -> None:
         version="test-1",
         model_version="bag-of-words",
         features=FEATURE_NAMES,
-        coefficients=(10.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+        coefficients=(10.0, *[0.0] * (len(FEATURE_NAMES) - 1)),
         intercept=-5.0,
     )
     knowledge = InMemoryKnowledge(
@@ -179,7 +179,7 @@ async def test_a_knowledge_store_outage_answers_with_the_fallback() -> None:
         english=Route(
             ENGLISH_ROUTE,
             encoder,
-            Calibration("c", "m", FEATURE_NAMES, (1.0, 0.0, 0.0, 0.0, 0.0, 0.0), 0.0),
+            Calibration("c", "m", FEATURE_NAMES, (1.0, *[0.0] * (len(FEATURE_NAMES) - 1)), 0.0),
             NOISE_FLOOR,
         ),
         store=UnavailableKnowledge(),

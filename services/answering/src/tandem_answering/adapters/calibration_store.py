@@ -1,8 +1,8 @@
 """Calibration artifacts: versioned JSON files shipped inside the package.
 
 ``tandem_answering/calibration/<version>.json``, written by ``python -m tandem_answering
-calibrate``. The service uses the newest artifact fitted for the model it runs (versions
-sort by date), or the one pinned in settings.
+calibrate``. The service uses the newest artifact fitted for the model it runs (by the
+date in the version, then the time it was made), or the one pinned in settings.
 """
 
 from __future__ import annotations
@@ -42,7 +42,11 @@ def load_calibration(
             f"no calibration {wanted}for model {model_version!r} in {directory or artifact_directory()}; "
             "run `python -m tandem_answering calibrate DATA_DIR`"
         )
-    chosen = max(candidates, key=lambda c: c.version)
+    # Versions are <date>-<hash>: two fits of one day are told apart by when they were made.
+    chosen = max(
+        candidates,
+        key=lambda c: (c.version.split("-")[0], str(c.metrics.get("created_at", "")), c.version),
+    )
     chosen.require_features(FEATURE_NAMES)
     return chosen
 

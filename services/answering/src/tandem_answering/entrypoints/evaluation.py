@@ -449,7 +449,11 @@ async def score_for_calibration(
     runtime: Runtime, site_id: str, eval_set: EvalSet, route: str, questions: list[dict[str, Any]]
 ) -> RouteSamples:
     async def one(question: dict[str, Any]) -> tuple[list[float], int, bool, list[float]]:
-        scored = await runtime.answerer.score(site_id, question["question"], route=route)
+        # Detected as the service detects it: the features see what they will see live.
+        language = runtime.answerer.language.detect(question["question"])
+        scored = await runtime.answerer.score(
+            site_id, question["question"], route=route, language=language
+        )
         answers = set(question["answer_ids"])
         top = scored.ranked[0].document_id if scored.ranked else None
         features = scored.features.as_dict()

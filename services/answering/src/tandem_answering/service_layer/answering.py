@@ -195,9 +195,10 @@ class Answerer:
         *,
         route: str = ENGLISH_ROUTE,
         vector: Vectors | None = None,
+        language: str | None = None,
     ) -> Scored:
         """Retrieve, rerank and calibrate; ``vector`` is the question's vector by the
-        route's model when the caller already has it."""
+        route's model when the caller already has it, ``language`` the question's."""
         chosen = self.route(route)
         if vector is None:
             vector = await chosen.encoder.encode_one(text_for_embedding(question))
@@ -210,7 +211,9 @@ class Answerer:
             route=chosen.name,
         )
         ranked = rank([_candidate(chunk, vector) for chunk in retrieved])
-        features = compute_features(question, ranked, noise_floor=chosen.noise_floor)
+        features = compute_features(
+            question, ranked, noise_floor=chosen.noise_floor, language=language
+        )
         # Nothing retrieved (empty knowledge base): nothing to be confident about.
         confidence = chosen.calibration.confidence(features.as_dict()) if ranked else 0.0
         return Scored(question, vector, ranked, features, confidence, chosen.name)
@@ -221,13 +224,23 @@ class Answerer:
         """Score ``question`` and decide; the visitor gets the fallback (and so the offer of
         a person) rather than silence when the knowledge store is down."""
         started = time.perf_counter()
-        language, threshold, fallback_text = await asyncio.gather(
-            asyncio.to_thread(self.language.detect, question, hint=locale),
+        (language, sure), threshold, fallback_text = await asyncio.gather(
+            asyncio.to_thread(self.language.identify, question, hint=locale),
             self.threshold_for(site_id),
             self._fallback_text(site_id),
         )
         chosen = self.route(route_for(language))
-        vector = await chosen.encoder.encode_one(text_for_embedding(question))
+        # Unsure of the language, both routes answer and the more confident one is taken:
+        # each route's confidence is calibrated, so they compare. Read the wrong way, a
+        # question gets nothing right (MiniLM cannot match Serbian to English), while an
+        # unsure detection is only ~5 % of questions.
+        other = next((r for r in self.routes.values() if r is not chosen), None)
+        second = other if not sure and other is not None else None
+        embedding = text_for_embedding(question)
+        vector, other_vector = await asyncio.gather(
+            chosen.encoder.encode_one(embedding),
+            second.encoder.encode_one(embedding) if second is not None else _nothing(),
+        )
         if self.curated is not None:
             match = await self.curated.match_curated(
                 site_id, question, vector, vector_model_version=chosen.model_version
@@ -237,7 +250,21 @@ class Answerer:
                 return self._curated_answer(question, match, language, threshold, chosen, started)
         unavailable = False
         try:
-            scored = await self.score(site_id, question, route=chosen.name, vector=vector)
+            if second is None or other_vector is None:
+                scored = await self.score(
+                    site_id, question, route=chosen.name, vector=vector, language=language
+                )
+            else:
+                both = await asyncio.gather(
+                    self.score(
+                        site_id, question, route=chosen.name, vector=vector, language=language
+                    ),
+                    self.score(
+                        site_id, question, route=second.name, vector=other_vector, language=language
+                    ),
+                )
+                scored = max(both, key=lambda s: s.confidence)
+                chosen = self.route(scored.route)
         except KnowledgeStoreUnavailable as exc:
             unavailable = True
             RETRIEVAL_FAILURES.inc()
@@ -273,6 +300,7 @@ class Answerer:
             "candidates": float(len(scored.ranked)),
             "threshold": threshold,
             "multilingual_route": 1.0 if chosen.name == MULTILINGUAL_ROUTE else 0.0,
+            "language_unsure": 0.0 if sure else 1.0,
             "retrieval_unavailable": 1.0 if unavailable else 0.0,
         }
         return AnswerResult(
@@ -401,6 +429,10 @@ class Answerer:
         return cached
 
 
+async def _nothing() -> None:
+    return None
+
+
 def _candidate(chunk: RetrievedChunk, question_vector: Vectors) -> Candidate:
     return Candidate(
         chunk_id=chunk.chunk_id,
@@ -412,6 +444,7 @@ def _candidate(chunk: RetrievedChunk, question_vector: Vectors) -> Candidate:
         body_score=float(np.dot(chunk.body_vector, question_vector)),
         title_score=float(np.dot(chunk.title_vector, question_vector)),
         keyword_hit=chunk.keyword_hit,
+        language=chunk.language,
     )
 
 
