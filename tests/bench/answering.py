@@ -7,11 +7,17 @@ a visitor's message; Kafka is left out, since its cost is per message and not th
 answering service's.
 
 1. Raw model: the English model (which answers English questions) encoding batches of
-   ``batch_max_size`` questions back to back in one thread: questions per second.
+   ``batch_max_size`` questions back to back in one thread: questions per second. It runs
+   first, on an idle machine (``busy_cores_before`` says how idle).
 2. Saturation: ``CONCURRENCY`` questions kept in flight through ``Answerer.answer``:
    answers per second. The ratio to (1) is what the service around the model costs.
 3. Latency: questions arriving at half the saturation rate (fixed intervals), each timed
    from arrival to answer: p50/p95/p99.
+
+The knowledge base is measured as it is in service, indexed a while ago: Weaviate keeps
+fresh writes in memtables until they have been idle for a minute and flushes them then, and
+a search on an unflushed tenant costs it about a third more CPU. So the bench deactivates
+and reactivates the tenant after indexing, which flushes it.
 
 Saturation is measured twice: ``cold`` while every question is asked for the first time
 (the cache of cited chunks' sentence vectors is filling), then in the steady state a
@@ -36,9 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tandem_answering.adapters.weaviate_store import COLLECTION
 from tandem_answering.bootstrap import Runtime, open_runtime
 from tandem_answering.entrypoints.evaluation import EvalSet, index_set, load_set
 from tandem_answering.settings import AnsweringSettings
+from weaviate.classes.tenants import Tenant, TenantActivityStatus
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("TANDEM_BENCH_DATA", REPO.parent / "shared" / "eval" / "stackfaq"))
@@ -75,6 +83,46 @@ def settings() -> AnsweringSettings:
         weaviate_url=os.environ["TANDEM_WEAVIATE_URL"],
         weaviate_grpc_port=int(os.environ["TANDEM_WEAVIATE_GRPC_PORT"]),
     )
+
+
+async def settle(runtime: Runtime, site_id: str) -> None:
+    """Flush the tenant's memtables to segments, as Weaviate does by itself a minute after
+    the last write: a tenant taken offline is written out, and queries read it from disk."""
+    tenants = runtime.store.client.collections.use(COLLECTION).tenants
+    for status in (TenantActivityStatus.INACTIVE, TenantActivityStatus.ACTIVE):
+        await tenants.update([Tenant(name=site_id, activity_status=status)])
+
+
+def _busy_cores(interval: float = 1.0) -> float | None:
+    """How many of the machine's cores were busy over ``interval`` seconds (Linux)."""
+
+    def sample() -> tuple[int, int]:
+        ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # all, idle + iowait
+
+    try:
+        total_before, idle_before = sample()
+        time.sleep(interval)
+        total_after, idle_after = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    total = total_after - total_before
+    if total <= 0:
+        return 0.0
+    return (os.cpu_count() or 1) * (1 - (idle_after - idle_before) / total)
+
+
+async def quiet(*, below: float = 0.15, limit: float = 60.0) -> float:
+    """Wait, up to ``limit`` seconds, until the machine is idle, and say how busy it was.
+
+    Work left running in the background (Weaviate compacting the segments a flush wrote,
+    the previous phase's stragglers) would take cores from whatever is measured next.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        busy = await asyncio.to_thread(_busy_cores)
+        if busy is None or busy < below or time.monotonic() > deadline:
+            return busy or 0.0
 
 
 def raw_model_rate(runtime: Runtime, questions: list[str], batch: int) -> tuple[float, float]:
@@ -199,14 +247,17 @@ async def main() -> dict[str, Any]:
     site_id = f"bench-{uuid.uuid4().hex[:10]}"
     async with open_runtime(config) as runtime:
         try:
-            _say(f"indexing {len(bench_set.documents)} documents from {bench_set.folder}")
-            await index_set(runtime, site_id, bench_set)
-            for question in questions[:20]:  # connections, model and tenant caches
-                await runtime.answerer.answer(site_id, question)
             _say("raw model throughput")
+            busy_before_raw = await quiet()
             raw, raw_cpu_ms = await asyncio.to_thread(
                 raw_model_rate, runtime, questions, config.batch_max_size
             )
+            _say(f"indexing {len(bench_set.documents)} documents from {bench_set.folder}")
+            await index_set(runtime, site_id, bench_set)
+            await settle(runtime, site_id)
+            for question in questions[:20]:  # connections, model and tenant caches
+                await runtime.answerer.answer(site_id, question)
+            busy_before_pipeline = await quiet()
             _say(f"cold: each of {len(questions)} questions once, {CONCURRENCY} in flight")
             cold = await saturation(runtime, site_id, questions, once=True)
             _say(f"steady state: {CONCURRENCY} in flight for {SATURATION_SECONDS:.0f} s")
@@ -232,6 +283,10 @@ async def main() -> dict[str, Any]:
             "ratio_to_raw_model": round(saturated / raw, 3),
             "cold_saturation_answers_per_second": round(cold.rate, 1),
             "raw_model_cpu_ms_per_question": round(raw_cpu_ms, 2),
+            "busy_cores_before": {
+                "raw_model": round(busy_before_raw, 2),
+                "pipeline": round(busy_before_pipeline, 2),
+            },
             "cpu_ms_per_answer": round(steady.cpu_ms_per_answer, 2),
             "cold_cpu_ms_per_answer": round(cold.cpu_ms_per_answer, 2),
             "weaviate_cpu_ms_per_answer": (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+import numpy as np
 import psycopg
 import pytest
 from tandem_answering.bootstrap import Runtime, open_runtime
@@ -240,11 +241,11 @@ async def test_a_question_in_another_language_finds_the_english_passage(
         await runtime.ingestion.delete_site(coffee)
 
 
-async def test_chunk_vectors_are_fetched_once_and_match_the_stored_ones(
+async def test_chunks_are_fetched_once_and_match_the_stored_ones(
     runtime: Runtime, sites: tuple[str, str]
 ) -> None:
-    """Search results come without vectors; the reranking step's vectors come from the
-    store's cache, filled by one fetch per unseen chunk, and equal what Weaviate holds."""
+    """Search results come as ids and scores; the chunks' properties and vectors come from
+    the store's cache, filled by one fetch per unseen chunk, and equal what Weaviate holds."""
     coffee, _ = sites
     store = runtime.store
     try:
@@ -256,16 +257,16 @@ async def test_chunk_vectors_are_fetched_once_and_match_the_stored_ones(
         question = "How long does international shipping take?"
         vector = await runtime.encoder.encode_one(question)
         fetches = 0
-        fetch = store._chunk_vectors
+        fetch = store._stored_chunks
 
         async def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
             nonlocal fetches
-            before = len(store._vectors)
+            before = len(store._chunks)
             result = await fetch(*args, **kwargs)
-            fetches += len(store._vectors) > before
+            fetches += len(store._chunks) > before
             return result
 
-        store._chunk_vectors = counting  # type: ignore[method-assign]
+        store._stored_chunks = counting  # type: ignore[method-assign]
         first = await store.search(coffee, question, vector)
         second = await store.search(coffee, question, vector)
         assert fetches == 1
@@ -280,5 +281,60 @@ async def test_chunk_vectors_are_fetched_once_and_match_the_stored_ones(
         assert first[0].body_vector.tolist() == pytest.approx(stored.vector["body"], abs=1e-6)
         assert first[0].title_vector.tolist() == pytest.approx(stored.vector["title"], abs=1e-6)
         assert first[0].language == "en"
+        assert (first[0].document_id, first[0].title, first[0].text) == (
+            stored.properties["document_id"],
+            stored.properties["title"],
+            stored.properties["text"],
+        )
+    finally:
+        await runtime.ingestion.delete_site(coffee)
+
+
+async def test_a_chunk_without_the_routes_vector_is_left_out_and_not_fetched_again(
+    runtime: Runtime, sites: tuple[str, str]
+) -> None:
+    """A chunk indexed before the multilingual vector existed cannot be ranked on that
+    route; the store remembers that, instead of fetching it on every search."""
+    coffee, _ = sites
+    store = runtime.store
+    try:
+        await store.ensure_tenant(coffee)
+        vector = await runtime.encoder.encode_one("international shipping times")
+        await (
+            store._collection()
+            .with_tenant(coffee)
+            .data.insert(
+                properties={
+                    "document_id": "old",
+                    "chunk_id": "old",
+                    "site_id": coffee,
+                    "title": "Shipping",
+                    "url": "",
+                    "heading_path": [],
+                    "text": "International shipping takes ten days.",
+                    "language": "en",
+                },
+                vector={"body": vector.tolist(), "title": vector.tolist()},
+            )
+        )
+        missing = [0]
+        fetch = store._stored_chunks
+
+        async def counting(collection, chunk_ids, names):  # type: ignore[no-untyped-def]
+            missing[0] += sum(
+                1
+                for chunk_id in chunk_ids
+                if chunk_id not in store._chunks
+                or any(name not in store._chunks[chunk_id].vectors for name in names)
+            )
+            return await fetch(collection, chunk_ids, names)
+
+        store._stored_chunks = counting  # type: ignore[method-assign]
+        multilingual = np.ones(runtime.answerer.route("multilingual").encoder.dimension)
+        for _ in range(2):
+            assert await store.search(coffee, "shipping", multilingual, route="multilingual") == []
+        assert missing[0] == 1
+        english = await store.search(coffee, "shipping", vector)
+        assert [c.document_id for c in english] == ["old"]
     finally:
         await runtime.ingestion.delete_site(coffee)

@@ -11,10 +11,12 @@ Retrieval (``search``) runs two queries concurrently in the site's tenant and me
 a hybrid query (BM25 over title, headings and text, fused with vector search on ``body``
 with weight ``alpha``) and a vector query on ``title``. The union (up to 2 x ``limit``
 chunks) is what the reranking step scores, with exact cosines on both vectors; a chunk's
-relevance is the max of the two (``domain.answer``). The vectors come from a per-process
-cache keyed by chunk id, which derives from the content and the model versions, so a
-cached vector is never stale; only chunks not seen before are fetched with their vectors
-(returning vectors with every result cost Weaviate a third of its CPU per answer). On
+relevance is the max of the two (``domain.answer``). The queries return ids and scores
+only: a chunk's properties and vectors come from a per-process cache keyed by chunk id,
+which derives from the content and the model versions, so a cached chunk is never stale;
+only chunks not seen before are fetched, once. Loading and parsing the stored objects for
+every result was over a third of Weaviate's CPU per search, and returning their vectors
+another third. On
 StackFAQ (in-scope questions, recall@1 of the top document):
 
 * union + max-cosine rerank: 0.951 (the right document is among the candidates for 0.999);
@@ -112,8 +114,19 @@ class RetrievedChunk:
     language: str = ""  # of the document, detected at ingestion
 
 
-#: Named vectors of one chunk, as the reranking step needs them.
-ChunkVectors = dict[str, NDArray[np.float32]]
+@dataclass(slots=True)
+class StoredChunk:
+    """A chunk as fetched once and then cached: its properties, and the named vectors
+    asked for so far (an empty array where the chunk has none: it was indexed before that
+    vector existed, and since its id names the model versions, it never will have)."""
+
+    document_id: str
+    title: str
+    url: str | None
+    heading_path: tuple[str, ...]
+    text: str
+    language: str
+    vectors: dict[str, NDArray[np.float32]]
 
 
 class WeaviateKnowledgeStore:
@@ -122,16 +135,19 @@ class WeaviateKnowledgeStore:
         client: weaviate.WeaviateAsyncClient,
         *,
         search_timeout: float = 5.0,
-        vector_cache_size: int = 20_000,
+        chunk_cache_size: int = 10_000,
     ) -> None:
         self.client = client
         self.search_timeout = search_timeout
         self._known_tenants: set[str] = set()
         self._missing_until: dict[str, float] = {}
         self._schema_ready = False
-        # chunk id -> its named vectors; ~3 KB a chunk and route, least recently used out.
-        self._vectors: OrderedDict[str, ChunkVectors] = OrderedDict()
-        self.vector_cache_size = vector_cache_size
+        # site id -> its tenant's collection handle (building one per search was a tenth of
+        # the event loop's time per answer); the handle holds only names, never stale.
+        self._tenant_handles: dict[str, CollectionAsync[Any, Any]] = {}
+        # chunk id -> its properties and vectors; up to ~6 KB a chunk, least recently used out.
+        self._chunks: OrderedDict[str, StoredChunk] = OrderedDict()
+        self.chunk_cache_size = chunk_cache_size
 
     @classmethod
     async def connect(
@@ -370,10 +386,11 @@ class WeaviateKnowledgeStore:
         if route not in ROUTE_VECTORS:
             raise ValueError(f"unknown retrieval route {route!r}")
         try:
-            return await asyncio.wait_for(
-                self._search(site_id, question, vector, limit=limit, alpha=alpha, route=route),
-                timeout=self.search_timeout,
-            )
+            # A timeout scope, not wait_for: no extra task per search.
+            async with asyncio.timeout(self.search_timeout):
+                return await self._search(
+                    site_id, question, vector, limit=limit, alpha=alpha, route=route
+                )
         except (WeaviateBaseError, TimeoutError, OSError) as exc:
             raise KnowledgeStoreUnavailable(f"knowledge search failed: {exc!r}"[:500]) from exc
 
@@ -389,8 +406,13 @@ class WeaviateKnowledgeStore:
     ) -> list[RetrievedChunk]:
         if not await self.tenant_exists(site_id):
             return []
-        collection = self._collection().with_tenant(site_id)
-        query_vector = [float(v) for v in vector]
+        collection = self._tenant_handles.get(site_id)
+        if collection is None:
+            if len(self._tenant_handles) >= 10_000:
+                self._tenant_handles.clear()
+            collection = self._tenant_handles[site_id] = self._collection().with_tenant(site_id)
+        # A list of floats: the client's handling of an array costs four times as much.
+        query_vector = np.asarray(vector, dtype=np.float32).tolist()
         main_vector, second_vector = ROUTE_VECTORS[route]
         needed = list(dict.fromkeys(v for v in (main_vector, second_vector) if v))
         queries = [
@@ -402,7 +424,7 @@ class WeaviateKnowledgeStore:
                 query_properties=KEYWORD_PROPERTIES,
                 fusion_type=HybridFusion.RELATIVE_SCORE,
                 limit=limit,
-                return_properties=_RETURN_PROPERTIES,
+                return_properties=[],
                 return_metadata=MetadataQuery(score=True, explain_score=True),
             )
         ]
@@ -412,7 +434,7 @@ class WeaviateKnowledgeStore:
                     near_vector=query_vector,
                     target_vector=second_vector,
                     limit=limit,
-                    return_properties=_RETURN_PROPERTIES,
+                    return_properties=[],
                 )
             )
         try:
@@ -423,31 +445,35 @@ class WeaviateKnowledgeStore:
                 self._known_tenants.discard(site_id)
                 return []
             raise
-        found: dict[str, tuple[Any, bool]] = {}
+        # Chunk id -> whether the hybrid query's keyword half found it, best first.
+        found: dict[str, bool] = {}
         for obj in hybrid.objects:
             explanation = obj.metadata.explain_score or ""
-            found[str(obj.uuid)] = (obj, bool(_KEYWORD_EXPLANATION.search(explanation)))
+            found[str(obj.uuid)] = bool(_KEYWORD_EXPLANATION.search(explanation))
         for result in others:
             for obj in result.objects:
-                found.setdefault(str(obj.uuid), (obj, False))
-        vectors = await self._chunk_vectors(collection, list(found), needed)
+                found.setdefault(str(obj.uuid), False)
+        stored = await self._stored_chunks(collection, list(found), needed)
         chunks = [
-            _retrieved(obj, route, vectors.get(chunk_id, {}), keyword_hit=hit)
-            for chunk_id, (obj, hit) in found.items()
+            _retrieved(chunk_id, stored[chunk_id], route, keyword_hit=hit)
+            for chunk_id, hit in found.items()
+            # Gone since the query (deleted or replaced): nothing left to answer from.
+            if chunk_id in stored
         ]
         # A chunk indexed before its route's vector existed cannot be scored on it.
         return [chunk for chunk in chunks if chunk.body_vector.size]
 
-    async def _chunk_vectors(
+    async def _stored_chunks(
         self, collection: Any, chunk_ids: list[str], names: list[str]
-    ) -> dict[str, ChunkVectors]:
-        """The ``names`` vectors of each chunk: cached, else fetched (and then cached)."""
-        out: dict[str, ChunkVectors] = {}
+    ) -> dict[str, StoredChunk]:
+        """Each chunk with (at least) its ``names`` vectors: cached, else fetched in one
+        query and then cached."""
+        out: dict[str, StoredChunk] = {}
         missing: list[str] = []
         for chunk_id in chunk_ids:
-            cached = self._vectors.get(chunk_id)
-            if cached is not None and all(name in cached for name in names):
-                self._vectors.move_to_end(chunk_id)
+            cached = self._chunks.get(chunk_id)
+            if cached is not None and all(name in cached.vectors for name in names):
+                self._chunks.move_to_end(chunk_id)
                 out[chunk_id] = cached
             else:
                 missing.append(chunk_id)
@@ -457,18 +483,30 @@ class WeaviateKnowledgeStore:
             filters=Filter.by_id().contains_any(missing),
             limit=len(missing),
             include_vector=names,
-            return_properties=[],
+            return_properties=_RETURN_PROPERTIES,
         )
+        empty = np.zeros(0, dtype=np.float32)
         for obj in fetched.objects:
             chunk_id = str(obj.uuid)
-            entry = self._vectors.setdefault(chunk_id, {})
-            for name, values in (obj.vector or {}).items():
-                if name in names and values:
-                    entry[name] = np.asarray(values, dtype=np.float32)
-            self._vectors.move_to_end(chunk_id)
+            props = obj.properties
+            entry = self._chunks.get(chunk_id) or StoredChunk(
+                document_id=str(props["document_id"]),
+                title=str(props.get("title") or ""),
+                url=str(props.get("url") or "") or None,
+                heading_path=tuple(props.get("heading_path") or ()),
+                text=str(props.get("text") or ""),
+                language=str(props.get("language") or ""),
+                vectors={},
+            )
+            vectors = obj.vector or {}
+            for name in names:
+                values = vectors.get(name)
+                entry.vectors[name] = np.asarray(values, dtype=np.float32) if values else empty
+            self._chunks[chunk_id] = entry
+            self._chunks.move_to_end(chunk_id)
             out[chunk_id] = entry
-        while len(self._vectors) > self.vector_cache_size:
-            self._vectors.popitem(last=False)
+        while len(self._chunks) > self.chunk_cache_size:
+            self._chunks.popitem(last=False)
         return out
 
 
@@ -484,20 +522,21 @@ def _vector_config(name: str) -> Any:
     )
 
 
-def _retrieved(obj: Any, route: str, vectors: ChunkVectors, *, keyword_hit: bool) -> RetrievedChunk:
-    props = obj.properties
+def _retrieved(
+    chunk_id: str, stored: StoredChunk, route: str, *, keyword_hit: bool
+) -> RetrievedChunk:
     main_vector, second_vector = ROUTE_VECTORS[route]
     empty = np.zeros(0, dtype=np.float32)
-    body = vectors.get(main_vector, empty)
+    body = stored.vectors.get(main_vector, empty)
     return RetrievedChunk(
-        chunk_id=str(obj.uuid),
-        document_id=str(props["document_id"]),
-        title=str(props.get("title") or ""),
-        url=props.get("url") or None,
-        heading_path=tuple(props.get("heading_path") or ()),
-        text=str(props.get("text") or ""),
+        chunk_id=chunk_id,
+        document_id=stored.document_id,
+        title=stored.title,
+        url=stored.url,
+        heading_path=stored.heading_path,
+        text=stored.text,
         body_vector=body,
-        title_vector=vectors.get(second_vector, empty) if second_vector else body,
+        title_vector=stored.vectors.get(second_vector, empty) if second_vector else body,
         keyword_hit=keyword_hit,
-        language=str(props.get("language") or ""),
+        language=stored.language,
     )

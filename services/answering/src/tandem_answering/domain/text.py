@@ -7,6 +7,7 @@ breaks; words are runs of letters and digits.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _ABBREVIATIONS = frozenset(
@@ -256,9 +257,13 @@ def stem(word: str) -> str:
     return word
 
 
-def content_terms(text: str) -> set[str]:
-    """Stemmed words that carry meaning (stop words and one-letter words removed)."""
-    return {stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1}
+@functools.lru_cache(maxsize=4096)
+def content_terms(text: str) -> frozenset[str]:
+    """Stemmed words that carry meaning (stop words and one-letter words removed).
+
+    Cached: the same passages come up answer after answer, and stemming them again cost
+    more than the rest of the confidence features together."""
+    return frozenset(stem(w) for w in words(text) if w not in STOPWORDS and len(w) > 1)
 
 
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
