@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from prometheus_client import REGISTRY
 from tandem_answering.adapters.weaviate_store import COLLECTION
 from tandem_answering.bootstrap import Runtime, open_runtime
 from tandem_answering.entrypoints.evaluation import EvalSet, index_set, load_set
@@ -143,14 +144,39 @@ def raw_model_rate(runtime: Runtime, questions: list[str], batch: int) -> tuple[
     return done / (time.perf_counter() - started), 1000 * (time.process_time() - cpu) / done
 
 
+def _model_calls() -> tuple[float, float, float]:
+    """The English model's calls so far: how many, texts encoded, seconds spent."""
+
+    def value(name: str) -> float:
+        return REGISTRY.get_sample_value(name, {"model": "english"}) or 0.0
+
+    return (
+        value("tandem_answering_model_batch_size_count"),
+        value("tandem_answering_model_batch_size_sum"),
+        value("tandem_answering_model_call_seconds_sum"),
+    )
+
+
 @dataclass
 class Load:
-    """Answers per second over a run, and the CPU the run cost per answer."""
+    """Answers per second over a run, the CPU the run cost per answer, and how the English
+    model was used: mean batch size, and the share of the run it was busy."""
 
     answers: int
     seconds: float
     cpu_seconds: float
     weaviate_cpu_seconds: float | None
+    model_calls: float = 0.0
+    model_texts: float = 0.0
+    model_seconds: float = 0.0
+
+    @property
+    def mean_batch(self) -> float:
+        return self.model_texts / self.model_calls if self.model_calls else 0.0
+
+    @property
+    def model_busy(self) -> float:
+        return self.model_seconds / self.seconds
 
     @property
     def rate(self) -> float:
@@ -206,11 +232,23 @@ async def saturation(
 
     started, cpu, weaviate_cpu = time.perf_counter(), time.process_time(), None
     weaviate_started = _process_cpu_seconds(weaviate)
+    calls_before = _model_calls()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     weaviate_ended = _process_cpu_seconds(weaviate)
     if weaviate_started is not None and weaviate_ended is not None:
         weaviate_cpu = weaviate_ended - weaviate_started
-    return Load(done, time.perf_counter() - started, time.process_time() - cpu, weaviate_cpu)
+    calls, texts, model_seconds = (
+        after - before for after, before in zip(_model_calls(), calls_before, strict=True)
+    )
+    return Load(
+        done,
+        time.perf_counter() - started,
+        time.process_time() - cpu,
+        weaviate_cpu,
+        calls,
+        texts,
+        model_seconds,
+    )
 
 
 async def latency_at(
@@ -295,6 +333,10 @@ async def main() -> dict[str, Any]:
                 else None
             ),
             "cpu_ratio": round(raw_cpu_ms / steady.cpu_ms_per_answer, 3),
+            "english_model_at_saturation": {
+                "mean_batch": round(steady.mean_batch, 1),
+                "busy_share": round(steady.model_busy, 3),
+            },
             "half_saturation_rate": round(half, 1),
             "latency_ms_at_half_saturation": {
                 "answers": len(latencies),
