@@ -14,9 +14,9 @@ chunks) is what the reranking step scores, with exact cosines on both vectors; a
 relevance is the max of the two (``domain.answer``). The queries return ids and scores
 only: a chunk's properties and vectors come from a per-process cache keyed by chunk id,
 which derives from the content and the model versions, so a cached chunk is never stale;
-only chunks not seen before are fetched, once. Loading and parsing the stored objects for
-every result was over a third of Weaviate's CPU per search, and returning their vectors
-another third. On
+only chunks not seen before are fetched, once. Loading and parsing the stored objects'
+properties for every result was over a third of Weaviate's CPU per search, and returning
+their vectors a fifth. On
 StackFAQ (in-scope questions, recall@1 of the top document):
 
 * union + max-cosine rerank: 0.951 (the right document is among the candidates for 0.999);
