@@ -40,7 +40,7 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -116,16 +116,11 @@ class RetrievedChunk:
 
 @dataclass(slots=True)
 class StoredChunk:
-    """A chunk as fetched once and then cached: its properties, and the named vectors
-    asked for so far (an empty array where the chunk has none: it was indexed before that
-    vector existed, and since its id names the model versions, it never will have)."""
+    """A chunk as fetched once and then cached: its stored properties, and the named
+    vectors asked for so far (an empty array where the chunk has none: it was indexed before
+    that vector existed, and since its id names the model versions, it never will have)."""
 
-    document_id: str
-    title: str
-    url: str | None
-    heading_path: tuple[str, ...]
-    text: str
-    language: str
+    properties: Mapping[str, Any]
     vectors: dict[str, NDArray[np.float32]]
 
 
@@ -488,16 +483,7 @@ class WeaviateKnowledgeStore:
         empty = np.zeros(0, dtype=np.float32)
         for obj in fetched.objects:
             chunk_id = str(obj.uuid)
-            props = obj.properties
-            entry = self._chunks.get(chunk_id) or StoredChunk(
-                document_id=str(props["document_id"]),
-                title=str(props.get("title") or ""),
-                url=str(props.get("url") or "") or None,
-                heading_path=tuple(props.get("heading_path") or ()),
-                text=str(props.get("text") or ""),
-                language=str(props.get("language") or ""),
-                vectors={},
-            )
+            entry = self._chunks.get(chunk_id) or StoredChunk(dict(obj.properties), {})
             vectors = obj.vector or {}
             for name in names:
                 values = vectors.get(name)
@@ -525,18 +511,19 @@ def _vector_config(name: str) -> Any:
 def _retrieved(
     chunk_id: str, stored: StoredChunk, route: str, *, keyword_hit: bool
 ) -> RetrievedChunk:
+    props = stored.properties
     main_vector, second_vector = ROUTE_VECTORS[route]
     empty = np.zeros(0, dtype=np.float32)
     body = stored.vectors.get(main_vector, empty)
     return RetrievedChunk(
         chunk_id=chunk_id,
-        document_id=stored.document_id,
-        title=stored.title,
-        url=stored.url,
-        heading_path=stored.heading_path,
-        text=stored.text,
+        document_id=str(props["document_id"]),
+        title=str(props.get("title") or ""),
+        url=props.get("url") or None,
+        heading_path=tuple(props.get("heading_path") or ()),
+        text=str(props.get("text") or ""),
         body_vector=body,
         title_vector=stored.vectors.get(second_vector, empty) if second_vector else body,
         keyword_hit=keyword_hit,
-        language=stored.language,
+        language=str(props.get("language") or ""),
     )
