@@ -50,6 +50,17 @@ def frontier(max_pages: int = 10, robots: str = ROBOTS) -> Frontier:
         ("ftp://x.test/file", None),
         ("https://user:secret@x.test/", None),
         ("https://x.test:99999/", None),
+        # What a schemathesis run sent: a NUL (PostgreSQL's JSON cannot store it) and a
+        # host IDNA cannot encode (DNS could never be asked about it).
+        ("http://\u0000\u00d5\u00e1\u007f", None),
+        ("http://\u00d5\u00e1\u007f", None),
+        ("https://x.test/a\u0085b", None),
+        ("https://" + "a" * 64 + ".test/", None),
+        ("https://" + ".".join(["abcdefgh"] * 30) + "/", None),
+        ("https://b\u00fccher.test/", "https://b\u00fccher.test/"),
+        ("https://my_host.internal/", "https://my_host.internal/"),
+        ("https://x.test/wrapped\n/href", "https://x.test/wrapped/href"),
+        ("http://127.0.0.1:8000/", "http://127.0.0.1:8000/"),
     ],
 )
 def test_canonical_urls(url: str, canonical: str | None) -> None:

@@ -48,7 +48,10 @@ _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 
 def canonicalize(url: str, base: str | None = None) -> str | None:
     """The canonical form of ``url`` (resolved against ``base``), or None when it is not a
-    crawlable web address (another scheme, credentials, no host, malformed)."""
+    crawlable web address (another scheme, credentials, no host, a host name no resolver
+    could look up, control characters, malformed)."""
+    if _CONTROL.search(url):
+        return None
     try:
         absolute = urljoin(base, url.strip()) if base else url.strip()
         parts = urlsplit(absolute)
@@ -63,6 +66,8 @@ def canonicalize(url: str, base: str | None = None) -> str | None:
     host = parts.hostname.lower().rstrip(".")
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
+    elif not _resolvable(host):
+        return None
     if port is not None and port != (80 if scheme == "http" else 443):
         host = f"{host}:{port}"
     path = _resolve_dots(parts.path or "/")
@@ -72,6 +77,22 @@ def canonicalize(url: str, base: str | None = None) -> str | None:
     ]
     query = urlencode(sorted(query_pairs), doseq=True)
     return urlunsplit((scheme, host, path, query, ""))
+
+
+# C0 and C1 control characters and DEL: no part of a URL may hold one (and PostgreSQL's
+# JSON cannot store a NUL). Tabs and line breaks are left to urlsplit, which drops them
+# as browsers do (an href may be wrapped).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _resolvable(host: str) -> bool:
+    """Whether ``host`` is a name DNS could be asked about: IDNA-encodable, labels of
+    1-63 characters, at most 253 in all."""
+    try:
+        encoded = host.encode("idna")
+    except UnicodeError:
+        return False
+    return 0 < len(encoded) <= 253 and all(0 < len(label) <= 63 for label in encoded.split(b"."))
 
 
 def _resolve_dots(path: str) -> str:
