@@ -32,7 +32,7 @@ from tandem_events import KnowledgeIngestionProgressed, parse_event
 from tandem_events.topics import KNOWLEDGE_EVENTS
 
 from tests.integration.stack import Stack
-from tests.integration.test_answering_service import TopicTail
+from tests.integration.test_answering_service import TopicTail, service_settings
 
 pytestmark = pytest.mark.integration
 
@@ -212,15 +212,9 @@ def kettle_site() -> Iterator[KettleSite]:
 
 
 def settings_for(stack: Stack, schema: str) -> AnsweringSettings:
-    return AnsweringSettings(
-        kafka_bootstrap=stack.kafka_bootstrap,
-        postgres_dsn=stack.postgres_dsn,
-        postgres_schema=schema,
-        weaviate_url=stack.weaviate_url,
-        weaviate_grpc_port=stack.weaviate_grpc_port,
-        group_id=f"tandem-answering-test-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="latest",
-        consumer_workers=1,
+    return service_settings(
+        stack,
+        schema,
         # The test site is on 127.0.0.1, which production refuses to crawl.
         crawl_allow_private_networks=True,
         crawl_delay_seconds=0.0,

@@ -25,10 +25,10 @@ from tandem_answering.service_layer.site_policy import (
     Embed,
     SitePolicies,
 )
-from tandem_answering.settings import AnsweringSettings
 from tandem_platform.postgres import Pool, migrate, open_pool
 
 from tests.integration.stack import Stack
+from tests.integration.test_answering_service import service_settings
 
 pytestmark = pytest.mark.integration
 
@@ -375,18 +375,7 @@ async def test_the_curated_answers_api(api: AsyncClient) -> None:
 async def test_the_app_builds_site_policies_and_mounts_their_api(
     stack: Stack, drop_schema_after: str
 ) -> None:
-    settings = AnsweringSettings(
-        kafka_bootstrap=stack.kafka_bootstrap,
-        postgres_dsn=stack.postgres_dsn,
-        postgres_schema=drop_schema_after,
-        weaviate_url=stack.weaviate_url,
-        weaviate_grpc_port=stack.weaviate_grpc_port,
-        group_id=f"tandem-answering-test-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="latest",
-        consumer_workers=1,
-        answer_threshold=0.6,
-    )
-    app = create_app(settings)
+    app = create_app(service_settings(stack, drop_schema_after, answer_threshold=0.6))
     site_id = site()
     async with (
         app.router.lifespan_context(app),

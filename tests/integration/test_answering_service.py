@@ -13,6 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -34,6 +35,23 @@ from tandem_events.wire import encode
 from tests.integration.stack import Stack
 
 pytestmark = pytest.mark.integration
+
+
+def service_settings(stack: Stack, schema: str, **overrides: Any) -> AnsweringSettings:
+    """The whole service's settings against the stack: its own schema, and a fresh
+    consumer group that starts at the latest offsets (never the topic's history)."""
+    values: dict[str, Any] = {
+        "kafka_bootstrap": stack.kafka_bootstrap,
+        "postgres_dsn": stack.postgres_dsn,
+        "postgres_schema": schema,
+        "weaviate_url": stack.weaviate_url,
+        "weaviate_grpc_port": stack.weaviate_grpc_port,
+        "group_id": f"tandem-answering-test-{uuid.uuid4().hex[:8]}",
+        "auto_offset_reset": "latest",
+        "consumer_workers": 1,
+    }
+    return AnsweringSettings(**{**values, **overrides})
+
 
 RETURNS = """# Returns
 
@@ -99,17 +117,7 @@ class TopicTail:
 
 @pytest.fixture
 async def running_app(stack: Stack, drop_schema_after: str) -> AsyncIterator[FastAPI]:
-    settings = AnsweringSettings(
-        kafka_bootstrap=stack.kafka_bootstrap,
-        postgres_dsn=stack.postgres_dsn,
-        postgres_schema=drop_schema_after,
-        weaviate_url=stack.weaviate_url,
-        weaviate_grpc_port=stack.weaviate_grpc_port,
-        group_id=f"tandem-answering-test-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="latest",
-        consumer_workers=2,
-    )
-    app = create_app(settings)
+    app = create_app(service_settings(stack, drop_schema_after, consumer_workers=2))
     async with app.router.lifespan_context(app):
         yield app
 

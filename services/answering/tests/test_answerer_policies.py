@@ -27,14 +27,16 @@ DIMENSION = 64
 class WordEncoder:
     """Hashes words into a unit vector (no model): texts sharing words score high."""
 
-    dimension = DIMENSION
-    version = "words"
+    def __init__(self, dimension: int = DIMENSION, version: str = "words") -> None:
+        self.dimension = dimension
+        self.version = version
 
     def encode(self, texts: list[str], *, query: bool = True) -> np.ndarray:
-        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in text.lower().replace("?", " ").replace(".", " ").split():
-                out[row, int(hashlib.sha1(word.encode()).hexdigest(), 16) % DIMENSION] += 1.0
+                slot = int(hashlib.sha1(word.encode()).hexdigest(), 16) % self.dimension
+                out[row, slot] += 1.0
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)
 

@@ -5,11 +5,9 @@ and Kafka are covered by tests/integration)."""
 
 from __future__ import annotations
 
-import hashlib
 import typing
 import uuid
 
-import numpy as np
 import pytest
 from faststream.kafka import TestKafkaBroker
 from tandem_answering.adapters.embedder import BatchingEncoder
@@ -37,30 +35,18 @@ from tandem_events.topics import ANSWERING_EVENTS, VISITOR_EVENTS
 from tandem_events.wire import encode
 from tandem_platform.messaging import EventPublisher, decode_event
 
+from .test_answerer_policies import WordEncoder
+
 pytestmark = pytest.mark.component
 
-DIMENSION = 256
 
-
-class BagOfWordsEncoder:
+def bag_of_words() -> WordEncoder:
     """Hashes words into a unit vector: texts sharing words have a high cosine."""
-
-    dimension = DIMENSION
-    version = "bag-of-words"
-
-    def encode(self, texts: list[str], *, query: bool = True) -> np.ndarray:
-        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().replace("?", " ").replace(".", " ").split():
-                out[row, int(hashlib.sha1(word.encode()).hexdigest(), 16) % DIMENSION] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms == 0, 1, norms)
+    return WordEncoder(dimension=256, version="bag-of-words")
 
 
 class InMemoryKnowledge:
-    def __init__(
-        self, encoder: BagOfWordsEncoder, chunks: dict[str, list[tuple[str, str]]]
-    ) -> None:
+    def __init__(self, encoder: WordEncoder, chunks: dict[str, list[tuple[str, str]]]) -> None:
         self.sites: dict[str, list[RetrievedChunk]] = {}
         for site, docs in chunks.items():
             bodies = encoder.encode([text for _, text in docs])
@@ -92,7 +78,7 @@ def test_payload_union_covers_every_visitor_event_type() -> None:
 async def test_message_in_answer_scored_out() -> None:
     settings = AnsweringSettings(consumer_workers=1)
     broker, _ = build_broker(settings)
-    model = BagOfWordsEncoder()
+    model = bag_of_words()
     encoder = BatchingEncoder(model, max_wait=0.0)
     calibration = Calibration(
         version="test-1",
@@ -174,7 +160,7 @@ class UnavailableKnowledge:
 
 
 async def test_a_knowledge_store_outage_answers_with_the_fallback() -> None:
-    encoder = BatchingEncoder(BagOfWordsEncoder(), max_wait=0.0)
+    encoder = BatchingEncoder(bag_of_words(), max_wait=0.0)
     answerer = Answerer(
         english=Route(
             ENGLISH_ROUTE,

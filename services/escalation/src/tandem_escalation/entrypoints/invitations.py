@@ -21,7 +21,7 @@ from tandem_events import utc_now
 from ..adapters import invitations as store
 from ..adapters import roster
 from ..domain.invitations import InvitationState, Role, may_grant
-from .team import _EMAIL, MIN_PASSWORD_CHARS, PasswordHashing, Pool, SiteId
+from .team import _EMAIL, MIN_PASSWORD_CHARS, AgentName, PasswordHashing, Pool, SiteId
 
 router = APIRouter(prefix="/internal", tags=["team"])
 
@@ -101,15 +101,8 @@ class AcceptBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token_digest: Digest
-    name: str = Field(min_length=1, max_length=200)
+    name: AgentName
     password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=1024)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("a name cannot be blank")
-        return value.strip()
 
     @field_validator("name", "password")
     @classmethod

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from starlette.exceptions import HTTPException
 from tandem_events import utc_now
 from tandem_platform.postgres import Pool as PgPool
@@ -35,11 +35,21 @@ _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 MIN_PASSWORD_CHARS = 10
 
 
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("a name cannot be blank")
+    return value.strip()
+
+
+#: An agent's display name, stripped; blank is refused.
+AgentName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_non_blank)]
+
+
 class AgentBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: str = Field(max_length=320)
-    name: str = Field(min_length=1, max_length=200)
+    name: AgentName
     role: roster.Role
     skills: list[str] = Field(default_factory=list, max_length=50)
     languages: list[str] = Field(default_factory=list, max_length=30)
@@ -56,13 +66,6 @@ class AgentBody(BaseModel):
         if not _EMAIL.match(value):
             raise ValueError("not an email address")
         return value
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("a name cannot be blank")
-        return value.strip()
 
     @field_validator("skills")
     @classmethod
