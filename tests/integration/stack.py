@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from tandem_platform.postgres import Pool, migrate, open_pool
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS = (
@@ -147,3 +148,18 @@ async def throwaway_database(stack: Stack, name: str) -> AsyncIterator[str]:
             await conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@contextlib.asynccontextmanager
+async def migrated_pool(
+    stack: Stack, name: str, schema: str, migrations: Sequence[str]
+) -> AsyncIterator[Pool]:
+    """A pool on a database of its own (``throwaway_database``) with ``migrations`` applied
+    to ``schema``; closed, and the database dropped, afterwards."""
+    async with throwaway_database(stack, name) as dsn:
+        pool = await open_pool(dsn)
+        try:
+            await migrate(pool, schema, migrations)
+            yield pool
+        finally:
+            await pool.close()

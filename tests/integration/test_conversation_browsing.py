@@ -21,9 +21,9 @@ from httpx import ASGITransport, AsyncClient
 from tandem_conversation.adapters import repository as repo
 from tandem_conversation.adapters.schema import MIGRATIONS, SCHEMA
 from tandem_conversation.entrypoints import internal_api
-from tandem_platform.postgres import Pool, migrate, open_pool
+from tandem_platform.postgres import Pool
 
-from tests.integration.stack import Stack, throwaway_database
+from tests.integration.stack import Stack, migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -35,13 +35,8 @@ DAY = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 async def pool(stack: Stack) -> AsyncIterator[Pool]:
-    async with throwaway_database(stack, f"conv_browse_{RUN}") as dsn:
-        opened = await open_pool(dsn)
-        try:
-            await migrate(opened, SCHEMA, MIGRATIONS)
-            yield opened
-        finally:
-            await opened.close()
+    async with migrated_pool(stack, f"conv_browse_{RUN}", SCHEMA, MIGRATIONS) as opened:
+        yield opened
 
 
 @dataclass

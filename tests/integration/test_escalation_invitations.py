@@ -24,9 +24,9 @@ from tandem_escalation.adapters.roster import Passwords
 from tandem_escalation.adapters.schema import MIGRATIONS, SCHEMA
 from tandem_escalation.entrypoints import invitations, team
 from tandem_escalation.entrypoints.http import install_error_handlers
-from tandem_platform.postgres import Pool, migrate, open_pool
+from tandem_platform.postgres import Pool
 
-from tests.integration.stack import Stack, throwaway_database
+from tests.integration.stack import Stack, migrated_pool
 
 pytestmark = pytest.mark.integration
 
@@ -40,13 +40,8 @@ PASSWORD = "a-long-enough-password"
 
 @pytest.fixture(scope="module")
 async def pool(stack: Stack) -> AsyncIterator[Pool]:
-    async with throwaway_database(stack, f"esc_invitations_{RUN}") as dsn:
-        opened = await open_pool(dsn)
-        try:
-            await migrate(opened, SCHEMA, MIGRATIONS)
-            yield opened
-        finally:
-            await opened.close()
+    async with migrated_pool(stack, f"esc_invitations_{RUN}", SCHEMA, MIGRATIONS) as opened:
+        yield opened
 
 
 @pytest.fixture
