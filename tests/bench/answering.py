@@ -42,11 +42,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 from tandem_answering.adapters.weaviate_store import COLLECTION
+from tandem_answering.app import build_broker
 from tandem_answering.bootstrap import Runtime, open_runtime
+from tandem_answering.entrypoints import consumers
 from tandem_answering.entrypoints.evaluation import EvalSet, index_set, load_set
 from tandem_answering.settings import AnsweringSettings
+from tandem_events import Event, MessageReceived
+from tandem_events.topics import ALL_TOPICS, VISITOR_EVENTS
+from tandem_events.wire import encode
+from tandem_platform.messaging import EventPublisher, ensure_topics
 from weaviate.classes.tenants import Tenant, TenantActivityStatus
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,6 +62,7 @@ DATA = Path(os.environ.get("TANDEM_BENCH_DATA", REPO.parent / "shared" / "eval" 
 CONCURRENCY = int(os.environ.get("TANDEM_BENCH_CONCURRENCY", "64"))
 SATURATION_SECONDS = float(os.environ.get("TANDEM_BENCH_SECONDS", "20"))
 RAW_SECONDS = 10.0
+KAFKA_MESSAGES = int(os.environ.get("TANDEM_BENCH_KAFKA_MESSAGES", "3000"))
 
 
 def _say(message: str) -> None:
@@ -83,6 +92,7 @@ def settings() -> AnsweringSettings:
         postgres_schema="answering_bench",
         weaviate_url=os.environ["TANDEM_WEAVIATE_URL"],
         weaviate_grpc_port=int(os.environ["TANDEM_WEAVIATE_GRPC_PORT"]),
+        kafka_bootstrap=os.environ["TANDEM_KAFKA_BOOTSTRAP"],
     )
 
 
@@ -187,9 +197,9 @@ class Load:
         return 1000 * self.cpu_seconds / max(1, self.answers)
 
 
-def _weaviate_pid() -> int | None:
-    """The local stack's Weaviate (its CPU time is part of what an answer costs here)."""
-    pid_file = REPO / ".run" / "pids" / "weaviate.pid"
+def _stack_pid(server: str = "weaviate") -> int | None:
+    """A server of the local stack (its CPU time is part of what an answer costs here)."""
+    pid_file = REPO / ".run" / "pids" / f"{server}.pid"
     try:
         pid = int(pid_file.read_text().split()[0])
         os.kill(pid, 0)
@@ -220,7 +230,7 @@ async def saturation(
     done = 0
     stop = time.perf_counter() + (seconds or SATURATION_SECONDS)
     cursor = 0
-    weaviate = _weaviate_pid()
+    weaviate = _stack_pid()
 
     async def worker() -> None:
         nonlocal done, cursor
@@ -274,6 +284,141 @@ async def latency_at(
     return latencies
 
 
+class CountingPublisher(EventPublisher):
+    """Publishes as the service does, and notes when each distinct answer went out."""
+
+    def __init__(self, broker: KafkaBroker, *, source: str) -> None:
+        super().__init__(broker, source=source)
+        self.published_at: dict[uuid.UUID, float] = {}
+
+    async def publish(self, event: Event, *, traceparent: str | None = None) -> None:
+        await super().publish(event, traceparent=traceparent)
+        self.published_at.setdefault(event.event_id, time.perf_counter())
+
+
+async def _skip_to_end(bootstrap: str, group_id: str) -> None:
+    """Commit the group's offsets at the end of the visitor topic: it reads only what the
+    bench sends next."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(VISITOR_EVENTS.name, p) for p in _visitor_partitions()]
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
+    finally:
+        await consumer.stop()
+
+
+async def through_kafka(
+    runtime: Runtime, config: AnsweringSettings, site_id: str, questions: list[str], count: int
+) -> tuple[Load, float | None]:
+    """The deployed path: ``count`` visitor messages (one per conversation) on the visitor
+    topic, answered by the service's own consumers (entrypoints/consumers.py, its default
+    workers and batch size) and published as AnswerScored. The consumers join the group
+    first and the messages arrive as a backlog; the rate is taken between the 10th and 90th
+    percentile of answers, so the start and the last stragglers are left out. Returns the
+    load and the CPU seconds the Kafka broker spent meanwhile."""
+    kafka_settings = config.model_copy(
+        update={"group_id": f"tandem-answering-bench-{uuid.uuid4().hex[:8]}"}
+    )
+    await ensure_topics(config.kafka_bootstrap, ALL_TOPICS)  # as the service does at start
+    await _skip_to_end(config.kafka_bootstrap, kafka_settings.group_id)
+    broker, policy = build_broker(kafka_settings)
+    publisher = CountingPublisher(broker, source="/tandem/answering")
+    consumers.register(
+        broker, kafka_settings, consumers.ConsumerDeps(runtime.answerer, publisher), policy
+    )
+    await broker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while sum(len(s.consumer.assignment()) for s in broker.subscribers if s.consumer) < len(
+            _visitor_partitions()
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the bench consumers were not assigned the visitor topic")
+            await asyncio.sleep(0.2)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=config.kafka_bootstrap, linger_ms=5, enable_idempotence=True
+        )
+        await producer.start()
+        try:
+            for i in range(count):
+                message = MessageReceived(
+                    site_id=site_id,
+                    conversation_id=uuid.uuid4(),
+                    message_id=uuid.uuid4(),
+                    client_message_id=f"bench-{i}",
+                    seq=2,
+                    text=questions[i % len(questions)],
+                )
+                value, headers = encode(message, source="/bench")
+                await producer.send(
+                    VISITOR_EVENTS.name,
+                    value,
+                    key=message.key,
+                    headers=[(k, v.encode()) for k, v in headers.items()],
+                )
+            await producer.flush()
+        finally:
+            await producer.stop()
+        weaviate, kafka = _stack_pid(), _stack_pid("kafka")
+        low, high = count // 10, count - count // 10
+        deadline = time.monotonic() + 60 + count / 10
+        while len(publisher.published_at) < low:
+            await asyncio.sleep(0.005)
+        cpu, weaviate_started, kafka_started, calls_before = (
+            time.process_time(),
+            _process_cpu_seconds(weaviate),
+            _process_cpu_seconds(kafka),
+            _model_calls(),
+        )
+        while len(publisher.published_at) < high:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"only {len(publisher.published_at)} of {count} messages answered in time"
+                )
+            await asyncio.sleep(0.005)
+        cpu_seconds = time.process_time() - cpu
+        weaviate_ended, kafka_ended = _process_cpu_seconds(weaviate), _process_cpu_seconds(kafka)
+        calls, texts, model_seconds = (
+            after - before for after, before in zip(_model_calls(), calls_before, strict=True)
+        )
+        times = sorted(publisher.published_at.values())
+        while len(publisher.published_at) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await broker.stop()
+    load = Load(
+        high - low,
+        times[high - 1] - times[low - 1],
+        cpu_seconds,
+        (weaviate_ended - weaviate_started)
+        if weaviate_started is not None and weaviate_ended is not None
+        else None,
+        calls,
+        texts,
+        model_seconds,
+    )
+    kafka_cpu = (
+        kafka_ended - kafka_started
+        if kafka_started is not None and kafka_ended is not None
+        else None
+    )
+    return load, kafka_cpu
+
+
+def _visitor_partitions() -> range:
+    """The visitor topic as ``ensure_topics`` creates it for the service."""
+    return range(VISITOR_EVENTS.partitions)
+
+
+def _per_answer_ms(cpu_seconds: float | None, load: Load) -> float | None:
+    return None if cpu_seconds is None else round(1000 * cpu_seconds / max(1, load.answers), 2)
+
+
 def ms(values: list[float], q: float) -> float:
     return round(float(np.percentile(np.asarray(values) * 1000, q)), 1)
 
@@ -301,6 +446,11 @@ async def main() -> dict[str, Any]:
             _say(f"steady state: {CONCURRENCY} in flight for {SATURATION_SECONDS:.0f} s")
             steady = await saturation(runtime, site_id, questions)
             saturated = steady.rate
+            busy_before_kafka = await quiet()
+            _say(f"through Kafka: {KAFKA_MESSAGES} visitor messages to the service's consumers")
+            kafka, kafka_broker_cpu = await through_kafka(
+                runtime, config, site_id, questions, KAFKA_MESSAGES
+            )
             half = saturated / 2
             _say(f"latency at {half:.1f} answers/s")
             latencies = await latency_at(
@@ -324,18 +474,28 @@ async def main() -> dict[str, Any]:
             "busy_cores_before": {
                 "raw_model": round(busy_before_raw, 2),
                 "pipeline": round(busy_before_pipeline, 2),
+                "kafka": round(busy_before_kafka, 2),
             },
             "cpu_ms_per_answer": round(steady.cpu_ms_per_answer, 2),
             "cold_cpu_ms_per_answer": round(cold.cpu_ms_per_answer, 2),
-            "weaviate_cpu_ms_per_answer": (
-                round(1000 * steady.weaviate_cpu_seconds / steady.answers, 2)
-                if steady.weaviate_cpu_seconds is not None
-                else None
-            ),
+            "weaviate_cpu_ms_per_answer": _per_answer_ms(steady.weaviate_cpu_seconds, steady),
             "cpu_ratio": round(raw_cpu_ms / steady.cpu_ms_per_answer, 3),
             "english_model_at_saturation": {
                 "mean_batch": round(steady.mean_batch, 1),
                 "busy_share": round(steady.model_busy, 3),
+            },
+            "through_kafka": {
+                "consumer_workers": config.consumer_workers,
+                "batch_max_records": config.consumer_batch_max_records,
+                "answers_per_second": round(kafka.rate, 1),
+                "ratio_to_raw_model": round(kafka.rate / raw, 3),
+                "cpu_ms_per_answer": round(kafka.cpu_ms_per_answer, 2),
+                "weaviate_cpu_ms_per_answer": _per_answer_ms(kafka.weaviate_cpu_seconds, kafka),
+                "kafka_broker_cpu_ms_per_answer": _per_answer_ms(kafka_broker_cpu, kafka),
+                "english_model": {
+                    "mean_batch": round(kafka.mean_batch, 1),
+                    "busy_share": round(kafka.model_busy, 3),
+                },
             },
             "half_saturation_rate": round(half, 1),
             "latency_ms_at_half_saturation": {

@@ -3,7 +3,8 @@
 Used by test_messaging_guarantees, also as a subprocess that can die at a chosen point.
 Effect: each MessageReceived inserts its text into ``<schema>.effects`` together with the
 inbox record; every delivery (even duplicates) is logged in ``<schema>.deliveries`` outside
-that transaction, so tests can see redeliveries happen.
+that transaction, so tests can see redeliveries happen. ``batch=True`` builds the consumer
+the answering service runs: polled batches through ``consume_keyed_batch``.
 """
 
 from __future__ import annotations
@@ -13,15 +14,22 @@ import os
 import sys
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from psycopg_pool import AsyncConnectionPool
-from tandem_events import MessageReceived
-from tandem_platform.messaging import AT_LEAST_ONCE, decode_event, make_broker
+from tandem_events import Event, MessageReceived
+from tandem_platform.messaging import (
+    AT_LEAST_ONCE,
+    consume_keyed_batch,
+    decode_event,
+    make_broker,
+    raw_records,
+)
 from tandem_platform.postgres import claim_event, migrate, open_pool
 
 
 def migrations(schema: str) -> list[str]:
     return [
-        f"CREATE TABLE {schema}.effects (event_id uuid, text text)",
+        f"CREATE TABLE {schema}.effects (event_id uuid, text text, at timestamptz DEFAULT clock_timestamp())",
         f"CREATE TABLE {schema}.deliveries (event_id uuid, at timestamptz DEFAULT clock_timestamp())",
     ]
 
@@ -35,8 +43,13 @@ def build(
     schema: str,
     pool_holder: dict[str, AsyncConnectionPool],
     die_after_effect: bool = False,
+    batch: bool = False,
+    in_flight: dict[str, int] | None = None,
 ) -> KafkaBroker:
-    broker, _ = make_broker(
+    """``in_flight`` (optional) receives "now" and "most": handlers running at once."""
+    in_flight = in_flight if in_flight is not None else {}
+    in_flight.update(now=0, most=0)
+    broker, policy = make_broker(
         bootstrap,
         service="guarantees-test",
         max_attempts=3,
@@ -44,20 +57,23 @@ def build(
         dead_letter_topic=dead_letter_topic,
     )
 
-    @broker.subscriber(
-        topic,
-        group_id=group_id,
-        ack_policy=AT_LEAST_ONCE,
-        decoder=decode_event,
-        auto_offset_reset="earliest",
-    )
     async def on_message(event: MessageReceived) -> None:
+        in_flight["now"] += 1
+        in_flight["most"] = max(in_flight["most"], in_flight["now"])
+        try:
+            await handle(event)
+        finally:
+            in_flight["now"] -= 1
+
+    async def handle(event: MessageReceived) -> None:
         pool = pool_holder["pool"]
         async with pool.connection() as conn:
             await conn.execute(
                 f"INSERT INTO {schema}.deliveries (event_id) VALUES (%s)", (event.event_id,)
             )
             await conn.commit()
+        if event.text.startswith("slow"):
+            await asyncio.sleep(0.2)
         if event.text.startswith("fail-always"):
             raise RuntimeError("this handler can never process this message")
         if event.text.startswith("flaky-dependency"):
@@ -79,6 +95,34 @@ def build(
             # The effect is committed but the offset is not: a crash exactly here.
             os._exit(17)
 
+    if batch:
+
+        async def on_event(event: Event) -> None:
+            if not isinstance(event, MessageReceived):
+                raise TypeError(f"unexpected {event.event_type}")
+            await on_message(event)
+
+        @broker.subscriber(
+            topic,
+            group_id=group_id,
+            ack_policy=AT_LEAST_ONCE,
+            batch=True,
+            max_records=50,
+            batch_timeout_ms=20,
+            decoder=raw_records,
+            auto_offset_reset="earliest",
+        )
+        async def on_batch(message: KafkaMessage) -> None:
+            await consume_keyed_batch(message.raw_message, on_event, policy)
+
+    else:
+        broker.subscriber(
+            topic,
+            group_id=group_id,
+            ack_policy=AT_LEAST_ONCE,
+            decoder=decode_event,
+            auto_offset_reset="earliest",
+        )(on_message)
     return broker
 
 

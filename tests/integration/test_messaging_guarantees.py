@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import subprocess
 import sys
@@ -73,8 +74,12 @@ async def _wait_for(predicate, timeout: float = 30.0):  # type: ignore[no-untype
         await asyncio.sleep(0.2)
 
 
-@pytest.fixture
-async def consumer_app(stack: Stack, topics: tuple[str, str], drop_schema_after: str):
+@pytest.fixture(params=[False, True], ids=["per-record", "keyed-batch"])
+async def consumer_app(
+    request: pytest.FixtureRequest, stack: Stack, topics: tuple[str, str], drop_schema_after: str
+):
+    """The consumer as most services run it (one record at a time) and as the answering
+    service does (polled batches, conversations side by side): the same guarantees."""
     topic, dlq = topics
     schema = drop_schema_after
     pool = await open_pool(stack.postgres_dsn)
@@ -86,11 +91,63 @@ async def consumer_app(stack: Stack, topics: tuple[str, str], drop_schema_after:
         group_id=f"test-{uuid.uuid4().hex[:8]}",
         schema=schema,
         pool_holder={"pool": pool},
+        batch=request.param,
     )
     await broker.start()
     yield schema
     await broker.stop()
     await pool.close()
+
+
+async def test_keyed_batch_runs_conversations_side_by_side_each_in_order(
+    stack: Stack, topics: tuple[str, str], producer: AIOKafkaProducer, drop_schema_after: str
+) -> None:
+    topic, dlq = topics
+    schema = drop_schema_after
+    conversations = [uuid.uuid4() for _ in range(4)]
+    # Interleaved on one partition, as a busy topic has them.
+    sent = [
+        _event(f"slow {turn} of {n}", conversation)
+        for turn in range(3)
+        for n, conversation in enumerate(conversations)
+    ]
+    for event in sent:
+        await _send(producer, topic, event)
+
+    pool = await open_pool(stack.postgres_dsn)
+    await migrate(pool, schema, guarantees_app.migrations(schema))
+    in_flight: dict[str, int] = {}
+    broker = guarantees_app.build(
+        bootstrap=stack.kafka_bootstrap,
+        topic=topic,
+        dead_letter_topic=dlq,
+        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        schema=schema,
+        pool_holder={"pool": pool},
+        batch=True,
+        in_flight=in_flight,
+    )
+    await broker.start()
+    try:
+        await _wait_for(
+            lambda: _rows(
+                stack.postgres_dsn, f"SELECT 1 FROM {schema}.effects HAVING count(*) = {len(sent)}"
+            )
+        )
+    finally:
+        await broker.stop()
+        await pool.close()
+
+    # Different conversations were handled at the same time...
+    assert in_flight["most"] > 1
+    # ...and each conversation's messages one after the other, in the order sent: a message
+    # started only after the previous one of its conversation had its effect.
+    started = dict(await _rows(stack.postgres_dsn, f"SELECT event_id, at FROM {schema}.deliveries"))
+    finished = dict(await _rows(stack.postgres_dsn, f"SELECT event_id, at FROM {schema}.effects"))
+    for conversation in conversations:
+        mine = [e.event_id for e in sent if e.conversation_id == conversation]
+        for previous, following in itertools.pairwise(mine):
+            assert started[following] >= finished[previous]
 
 
 async def test_redelivered_event_changes_nothing(

@@ -77,7 +77,7 @@ def test_payload_union_covers_every_visitor_event_type() -> None:
 
 async def test_message_in_answer_scored_out() -> None:
     settings = AnsweringSettings(consumer_workers=1)
-    broker, _ = build_broker(settings)
+    broker, policy = build_broker(settings)
     model = bag_of_words()
     encoder = BatchingEncoder(model, max_wait=0.0)
     calibration = Calibration(
@@ -106,7 +106,7 @@ async def test_message_in_answer_scored_out() -> None:
         ),
         publisher=EventPublisher(broker, source="/tandem/answering"),
     )
-    register(broker, settings, deps)
+    register(broker, settings, deps, policy)
     published: list[AnswerScored] = []
 
     @broker.subscriber(ANSWERING_EVENTS.name, decoder=decode_event)

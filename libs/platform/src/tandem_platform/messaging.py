@@ -8,18 +8,22 @@
 * Poison messages: a handler error is retried a bounded number of times in place, then the
   record goes to the dead-letter topic with the error in its headers and the partition
   moves on. Records that can never be decoded go there at once.
+* Batches: a service that gains from many messages at once (answering) polls batches and
+  runs them through ``consume_keyed_batch``: the same policy per record, one conversation's
+  records in order, the batch committed when all of them are done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -39,6 +43,8 @@ from .logging import conversation_id_var, correlation_id_var
 from .metrics import EVENT_HANDLING_SECONDS, EVENTS_CONSUMED, EVENTS_PUBLISHED
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: Every subscriber commits after its work is durable; never faststream's ack-first default.
 AT_LEAST_ONCE = AckPolicy.NACK_ON_ERROR
@@ -75,6 +81,11 @@ class PermanentError(Exception):
     """Raised by a handler for input it can never process (goes straight to the dead letters)."""
 
 
+class RedeliveryRequested(Exception):
+    """A dependency stayed unavailable through the in-place retries: the record, or the batch
+    that holds it, is left uncommitted and read again."""
+
+
 class DeadLetterPolicy:
     """faststream broker middleware: bounded retries, then the dead-letter topic.
 
@@ -101,6 +112,51 @@ class DeadLetterPolicy:
 
     def __call__(self, msg: Any, /, *, context: Any) -> _DeadLetterMiddleware:
         return _DeadLetterMiddleware(msg, context=context, policy=self)
+
+    async def run(self, record: Any, call: Callable[[], Awaitable[T]]) -> T | None:
+        """Runs ``call`` for ``record`` (one record, or a polled batch) under the policy.
+
+        Returns the call's result, or None once the record went to the dead letters. Raises
+        ``RedeliveryRequested`` when a dependency stayed down through the retries.
+        """
+        attempt = 0
+        started = time.perf_counter()
+        while True:
+            attempt += 1
+            try:
+                result = await call()
+            except (asyncio.CancelledError, RedeliveryRequested):
+                raise
+            except Exception as exc:
+                permanent = isinstance(exc, (*PERMANENT_ERRORS, PermanentError))
+                transient = not permanent and isinstance(exc, TRANSIENT_ERRORS)
+                if transient and attempt >= self.max_attempts:
+                    EVENTS_CONSUMED.labels(self.service, "unknown", "redelivered").inc()
+                    log.warning(
+                        "dependency unavailable, leaving the record for redelivery",
+                        extra={"fields": {"attempts": attempt, "error": repr(exc)}},
+                    )
+                    await asyncio.sleep(
+                        min(MAX_OUTAGE_BACKOFF_SECONDS, self.backoff_seconds * 2**attempt)
+                    )
+                    raise RedeliveryRequested(repr(exc)) from exc
+                if permanent or attempt >= self.max_attempts:
+                    # If publishing the dead letter fails, the exception propagates and the
+                    # record is redelivered rather than lost.
+                    records = record if isinstance(record, tuple) else (record,)
+                    for each in records:
+                        await self.dead_letter(each, exc, attempts=attempt)
+                        EVENTS_CONSUMED.labels(self.service, "unknown", "dead_lettered").inc()
+                    return None
+                EVENTS_CONSUMED.labels(self.service, "unknown", "retried").inc()
+                log.warning(
+                    "handler failed, retrying",
+                    extra={"fields": {"attempt": attempt, "error": repr(exc)}},
+                )
+                await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+            else:
+                EVENT_HANDLING_SECONDS.labels(self.service).observe(time.perf_counter() - started)
+                return result
 
     async def dead_letter(self, record: Any, error: BaseException, attempts: int) -> None:
         if self._broker is None:
@@ -172,45 +228,11 @@ class _DeadLetterMiddleware:
     async def consume_scope(
         self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
     ) -> Any:
-        attempt = 0
-        started = time.perf_counter()
-        while True:
-            attempt += 1
-            try:
-                result = await call_next(msg)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                permanent = isinstance(exc, (*PERMANENT_ERRORS, PermanentError))
-                transient = not permanent and isinstance(exc, TRANSIENT_ERRORS)
-                if transient and attempt >= self.policy.max_attempts:
-                    EVENTS_CONSUMED.labels(self.policy.service, "unknown", "redelivered").inc()
-                    log.warning(
-                        "dependency unavailable, leaving the record for redelivery",
-                        extra={"fields": {"attempts": attempt, "error": repr(exc)}},
-                    )
-                    await asyncio.sleep(
-                        min(MAX_OUTAGE_BACKOFF_SECONDS, self.policy.backoff_seconds * 2**attempt)
-                    )
-                    self.redeliver = True
-                    raise  # not acked: faststream seeks back and the record comes again
-                if permanent or attempt >= self.policy.max_attempts:
-                    # If publishing the dead letter fails, the exception propagates and the
-                    # record is redelivered rather than lost.
-                    await self.policy.dead_letter(msg.raw_message, exc, attempts=attempt)
-                    EVENTS_CONSUMED.labels(self.policy.service, "unknown", "dead_lettered").inc()
-                    return None
-                EVENTS_CONSUMED.labels(self.policy.service, "unknown", "retried").inc()
-                log.warning(
-                    "handler failed, retrying",
-                    extra={"fields": {"attempt": attempt, "error": repr(exc)}},
-                )
-                await asyncio.sleep(self.policy.backoff_seconds * 2 ** (attempt - 1))
-            else:
-                EVENT_HANDLING_SECONDS.labels(self.policy.service).observe(
-                    time.perf_counter() - started
-                )
-                return result
+        try:
+            return await self.policy.run(msg.raw_message, lambda: call_next(msg))
+        except RedeliveryRequested:
+            self.redeliver = True
+            raise  # not acked: faststream seeks back and the record (or batch) comes again
 
     async def publish_scope(self, call_next: Callable[[Any], Awaitable[Any]], cmd: Any) -> Any:
         return await call_next(cmd)
@@ -222,6 +244,53 @@ async def decode_event(msg: StreamMessage[Any]) -> Event:
     conversation_id_var.set(str(event.conversation_id))
     correlation_id_var.set(str(event.correlation_id or event.event_id))
     return event
+
+
+async def raw_records(msg: StreamMessage[Any]) -> Any:
+    """faststream decoder of a batch subscriber whose records ``consume_keyed_batch`` parses
+    one by one (so that one undecodable record is dead-lettered alone)."""
+    return msg.raw_message
+
+
+async def consume_keyed_batch(
+    records: Sequence[Any],
+    handle: Callable[[Event], Awaitable[object]],
+    policy: DeadLetterPolicy,
+) -> None:
+    """Handles one polled batch: records of one key one after the other, in offset order;
+    records of different keys (conversations) at the same time.
+
+    This is what lets a consumer hand a service many messages at once without giving up the
+    per-conversation order the single-record path keeps. Each record goes through ``policy``
+    on its own (in-place retries, then the dead letters), so a poison record does not hold
+    up its batch. If a record asks for redelivery (a dependency is down), this raises once
+    the other records are done; the whole batch is read again and the idempotent handlers
+    drop what they already did.
+    """
+    lanes: dict[object, list[Any]] = {}
+    for record in records:
+        lane = record.key if record.key is not None else (record.partition, record.offset)
+        lanes.setdefault(lane, []).append(record)
+
+    async def handle_record(record: Any) -> None:
+        event = parse_event(record.value or b"")
+        conversation_id_var.set(str(event.conversation_id))
+        correlation_id_var.set(str(event.correlation_id or event.event_id))
+        await handle(event)
+
+    async def run_lane(lane: list[Any]) -> None:
+        # Each lane is its own task, so the log context set here stays with its records.
+        for record in lane:
+            conversation_id_var.set(None)
+            correlation_id_var.set(None)
+            await policy.run(record, functools.partial(handle_record, record))
+
+    outcomes = await asyncio.gather(
+        *(run_lane(lane) for lane in lanes.values()), return_exceptions=True
+    )
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def make_broker(

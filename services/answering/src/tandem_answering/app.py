@@ -31,9 +31,9 @@ def build_broker(settings: AnsweringSettings) -> tuple[KafkaBroker, DeadLetterPo
 
 def create_app(settings: AnsweringSettings | None = None) -> FastAPI:
     settings = settings or AnsweringSettings()
-    broker, _ = build_broker(settings)
+    broker, policy = build_broker(settings)
     deps = ConsumerDeps()
-    consumers.register(broker, settings, deps)
+    consumers.register(broker, settings, deps, policy)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -9,7 +9,7 @@ from tandem_events import (
     KnowledgeDocumentRemoved,
     KnowledgeIngestionProgressed,
 )
-from tandem_events.topics import ANSWERING_EVENTS, KNOWLEDGE_EVENTS
+from tandem_events.topics import ANSWERING_EVENTS, KNOWLEDGE_EVENTS, VISITOR_EVENTS
 
 from .app import build_broker
 from .entrypoints import consumers
@@ -18,8 +18,20 @@ from .settings import AnsweringSettings
 
 def build_asyncapi(settings: AnsweringSettings | None = None) -> str:
     settings = settings or AnsweringSettings()
-    broker, _ = build_broker(settings)
-    consumers.register(broker, settings, consumers.ConsumerDeps())
+    broker, policy = build_broker(settings)
+    consumers.register(broker, settings, consumers.ConsumerDeps(), policy)
+
+    # The consumers poll batches and leave themselves out of the document; the channel is
+    # declared as its records look on the wire, one visitor event each.
+    @broker.subscriber(
+        VISITOR_EVENTS.name,
+        group_id=settings.group_id,
+        title=consumers.CHANNEL_TITLE,
+        description=consumers.CHANNEL_DESCRIPTION,
+    )
+    async def visitor_event(event: consumers.VisitorEvent) -> None:
+        """The payload of one record of the channel."""
+
     # Published directly (AnswerScored) and through the outbox (the knowledge events);
     # declared here so the document shows them.
     broker.publisher(

@@ -26,8 +26,13 @@ class AnsweringSettings(ServiceSettings):
     weaviate_search_timeout_seconds: float = Field(default=5.0, gt=0.0, le=60.0)
     group_id: str = "tandem-answering"
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
-    # Parallel consumers in this process, each owning its own partitions (see consumers.py).
+    # Consumers of the group in this process, each owning its own partitions and answering
+    # up to consumer_batch_max_records of their records at once (see consumers.py).
     consumer_workers: int = Field(default=4, ge=1, le=32)
+    consumer_batch_max_records: int = Field(default=64, ge=1, le=1000)
+    # How long an idle consumer waits for records before it polls again: the most a message
+    # arriving at an idle service can wait before it is read.
+    consumer_poll_timeout_ms: int = Field(default=20, ge=1, le=1000)
 
     # Model: "cpu" by default; "cuda" on GPU nodes.
     device: str = "cpu"

@@ -1,12 +1,14 @@
 """Kafka subscriber: a visitor's message in, ``AnswerScored`` out.
 
-Concurrency: ``consumer_workers`` > 1 makes faststream run that many consumers of the
-group in this process (``ConcurrentBetweenPartitionsSubscriber``, chosen because the ack
-policy is not ack-first). Each consumer owns its own partitions, handles its records one
-by one and commits its own offsets after the handler returns, so at-least-once and
-per-conversation order (the key is the conversation) hold exactly as with one consumer.
-Messages of different partitions are answered concurrently and their questions share
-model calls in the batcher. Replicas x workers beyond the topic's partitions sit idle.
+Concurrency: the model answers many questions in one call (adapters/embedder.py), so this
+process must hold many messages at once. ``consumer_workers`` consumers of the group run
+here, each owning its own partitions; each polls up to ``consumer_batch_max_records``
+records and answers them together: the messages of one conversation one after the other,
+in the order they were sent, different conversations at the same time
+(``tandem_platform.messaging.consume_keyed_batch``). A consumer commits its batch once
+every record in it is answered or dead-lettered, so at-least-once holds. While one
+consumer waits for the last answers of its batch, the others keep the model busy.
+Replicas x workers beyond the topic's partitions sit idle.
 
 The answering service writes no database on this path, so it publishes directly; the
 event id is derived from the message id, so a redelivered message republishes the same
@@ -20,17 +22,25 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 from tandem_events import (
     AnswerScored,
     ConversationDeletionRequested,
     ConversationRated,
     ConversationStarted,
+    Event,
     HumanRequested,
     MessageReceived,
 )
 from tandem_events.topics import VISITOR_EVENTS
-from tandem_platform.messaging import AT_LEAST_ONCE, EventPublisher, decode_event
+from tandem_platform.messaging import (
+    AT_LEAST_ONCE,
+    DeadLetterPolicy,
+    EventPublisher,
+    consume_keyed_batch,
+    raw_records,
+)
 from tandem_platform.metrics import EVENTS_CONSUMED
 
 from ..service_layer.answering import Answerer, answer_scored
@@ -39,6 +49,10 @@ from ..settings import AnsweringSettings
 log = logging.getLogger(__name__)
 
 SERVICE = "answering"
+CHANNEL_TITLE = "answering.visitor-messages"
+CHANNEL_DESCRIPTION = (
+    "Visitor messages to answer; other visitor events are acknowledged and skipped."
+)
 
 VisitorEvent = Annotated[
     ConversationStarted
@@ -79,24 +93,40 @@ async def answer_message(
     return event
 
 
-def register(broker: KafkaBroker, settings: AnsweringSettings, deps: ConsumerDeps) -> None:
-    @broker.subscriber(
-        VISITOR_EVENTS.name,
-        group_id=settings.group_id,
-        ack_policy=AT_LEAST_ONCE,
-        decoder=decode_event,
-        auto_offset_reset=settings.auto_offset_reset,
-        max_workers=settings.consumer_workers,
-        title="answering.visitor-messages",
-        description="Visitor messages to answer; other visitor events are acknowledged and skipped.",
-    )
-    async def on_visitor_event(event: VisitorEvent) -> None:
-        if not isinstance(event, MessageReceived):
-            EVENTS_CONSUMED.labels(SERVICE, event.event_type, "ignored").inc()
-            return
-        if deps.answerer is None or deps.publisher is None:
-            # Only possible if a record arrives before start-up finished; the retry policy
-            # redelivers it.
-            raise RuntimeError("the answering service is not started yet")
-        await answer_message(deps.answerer, deps.publisher, event)
-        EVENTS_CONSUMED.labels(SERVICE, event.event_type, "processed").inc()
+async def handle_visitor_event(deps: ConsumerDeps, event: Event) -> None:
+    if not isinstance(event, MessageReceived):
+        EVENTS_CONSUMED.labels(SERVICE, event.event_type, "ignored").inc()
+        return
+    if deps.answerer is None or deps.publisher is None:
+        # Only possible if a record arrives before start-up finished; the retry policy
+        # redelivers it.
+        raise RuntimeError("the answering service is not started yet")
+    await answer_message(deps.answerer, deps.publisher, event)
+    EVENTS_CONSUMED.labels(SERVICE, event.event_type, "processed").inc()
+
+
+def register(
+    broker: KafkaBroker,
+    settings: AnsweringSettings,
+    deps: ConsumerDeps,
+    policy: DeadLetterPolicy,
+) -> None:
+    async def handle(event: Event) -> None:
+        await handle_visitor_event(deps, event)
+
+    for _ in range(settings.consumer_workers):
+        # One batch subscriber per worker: each is its own consumer of the group. The
+        # channel is documented once, per record, by ``document``.
+        @broker.subscriber(
+            VISITOR_EVENTS.name,
+            group_id=settings.group_id,
+            ack_policy=AT_LEAST_ONCE,
+            batch=True,
+            max_records=settings.consumer_batch_max_records,
+            batch_timeout_ms=settings.consumer_poll_timeout_ms,
+            decoder=raw_records,
+            auto_offset_reset=settings.auto_offset_reset,
+            include_in_schema=False,
+        )
+        async def on_visitor_events(message: KafkaMessage) -> None:
+            await consume_keyed_batch(message.raw_message, handle, policy)
