@@ -76,6 +76,9 @@ class SentenceTransformerEncoder:
         # Forced, not defaulted: this process must never try the Hugging Face Hub.
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        # libgomp reads this once, when torch loads it: set here, not only by the
+        # multilingual model, which may load second (see MultilingualEncoder).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         if device.startswith("cuda"):
             import torch
 
