@@ -1,18 +1,20 @@
 """The answering pipeline alone: saturation throughput against the raw model, and latency
 at half that rate. Prints one JSON object as its last line (``make bench``).
 
-Real parts, no service around them: the models, Weaviate (one throw-away tenant),
-Postgres (its own schema), the calibration, exactly as ``Answerer.answer`` runs them for
-a visitor's message; Kafka is left out, since its cost is per message and not the
-answering service's.
+Real parts: the models, Weaviate (one throw-away tenant), Postgres (its own schema), the
+calibration, exactly as ``Answerer.answer`` runs them for a visitor's message; and Kafka,
+for the last measurement of saturation.
 
 1. Raw model: the English model (which answers English questions) encoding batches of
    ``batch_max_size`` questions back to back in one thread: questions per second. It runs
    first, on an idle machine (``busy_cores_before`` says how idle).
 2. Saturation: ``CONCURRENCY`` questions kept in flight through ``Answerer.answer``:
    answers per second. The ratio to (1) is what the service around the model costs.
-3. Latency: questions arriving at half the saturation rate (fixed intervals), each timed
-   from arrival to answer: p50/p95/p99.
+3. Through Kafka: visitor messages on the visitor topic, answered by the service's own
+   consumers (polled batches, entrypoints/consumers.py) and published as AnswerScored:
+   answers per second, the path a deployed service runs.
+4. Latency: questions arriving at half the pipeline's saturation rate (fixed intervals),
+   each timed from arrival to answer: p50/p95/p99.
 
 The knowledge base is measured as it is in service, indexed a while ago: Weaviate keeps
 fresh writes in memtables until they have been idle for a minute and flushes them then, and

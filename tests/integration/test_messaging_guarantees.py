@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from psycopg_pool import AsyncConnectionPool
 from tandem_events import MessageReceived, ReplyPosted, Topic, utc_now
 from tandem_events.wire import encode, header_map
 from tandem_platform.messaging import ensure_topics
@@ -80,8 +82,23 @@ async def consumer_app(
 ):
     """The consumer as most services run it (one record at a time) and as the answering
     service does (polled batches, conversations side by side): the same guarantees."""
-    topic, dlq = topics
     schema = drop_schema_after
+    broker, pool = await _start_consumer(stack, topics, schema, batch=request.param)
+    yield schema
+    await broker.stop()
+    await pool.close()
+
+
+async def _start_consumer(
+    stack: Stack,
+    topics: tuple[str, str],
+    schema: str,
+    *,
+    batch: bool,
+    in_flight: dict[str, int] | None = None,
+) -> tuple[KafkaBroker, AsyncConnectionPool]:
+    """guarantees_app's consumer, started on its own group, with its tables in ``schema``."""
+    topic, dlq = topics
     pool = await open_pool(stack.postgres_dsn)
     await migrate(pool, schema, guarantees_app.migrations(schema))
     broker = guarantees_app.build(
@@ -91,18 +108,17 @@ async def consumer_app(
         group_id=f"test-{uuid.uuid4().hex[:8]}",
         schema=schema,
         pool_holder={"pool": pool},
-        batch=request.param,
+        batch=batch,
+        in_flight=in_flight,
     )
     await broker.start()
-    yield schema
-    await broker.stop()
-    await pool.close()
+    return broker, pool
 
 
 async def test_keyed_batch_runs_conversations_side_by_side_each_in_order(
     stack: Stack, topics: tuple[str, str], producer: AIOKafkaProducer, drop_schema_after: str
 ) -> None:
-    topic, dlq = topics
+    topic, _ = topics
     schema = drop_schema_after
     conversations = [uuid.uuid4() for _ in range(4)]
     # Interleaved on one partition, as a busy topic has them.
@@ -114,20 +130,8 @@ async def test_keyed_batch_runs_conversations_side_by_side_each_in_order(
     for event in sent:
         await _send(producer, topic, event)
 
-    pool = await open_pool(stack.postgres_dsn)
-    await migrate(pool, schema, guarantees_app.migrations(schema))
     in_flight: dict[str, int] = {}
-    broker = guarantees_app.build(
-        bootstrap=stack.kafka_bootstrap,
-        topic=topic,
-        dead_letter_topic=dlq,
-        group_id=f"test-{uuid.uuid4().hex[:8]}",
-        schema=schema,
-        pool_holder={"pool": pool},
-        batch=True,
-        in_flight=in_flight,
-    )
-    await broker.start()
+    broker, pool = await _start_consumer(stack, topics, schema, batch=True, in_flight=in_flight)
     try:
         await _wait_for(
             lambda: _rows(
@@ -304,8 +308,6 @@ async def test_crash_after_effect_before_offset_commit_redelivers_without_duplic
 async def test_outbox_row_of_rolled_back_transaction_is_never_published(
     stack: Stack, topics: tuple[str, str], drop_schema_after: str
 ) -> None:
-    from faststream.kafka import KafkaBroker
-
     topic, _ = topics
     schema = drop_schema_after
     pool = await open_pool(stack.postgres_dsn)

@@ -116,7 +116,7 @@ def register(
 
     for _ in range(settings.consumer_workers):
         # One batch subscriber per worker: each is its own consumer of the group. The
-        # channel is documented once, per record, by ``document``.
+        # AsyncAPI document declares the channel once, per record (asyncapi.py).
         @broker.subscriber(
             VISITOR_EVENTS.name,
             group_id=settings.group_id,
