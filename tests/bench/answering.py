@@ -181,6 +181,7 @@ class Load:
     model_calls: float = 0.0
     model_texts: float = 0.0
     model_seconds: float = 0.0
+    kafka_cpu_seconds: float | None = None
 
     @property
     def mean_batch(self) -> float:
@@ -220,6 +221,46 @@ def _process_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _difference(after: float | None, before: float | None) -> float | None:
+    return None if after is None or before is None else after - before
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The CPU time spent so far by this process, the stack's Weaviate and Kafka, and the
+    English model's calls: taken at both ends of a measured stretch."""
+
+    process_cpu: float
+    weaviate_cpu: float | None
+    kafka_cpu: float | None
+    model_calls: tuple[float, float, float]
+
+    @classmethod
+    def now(cls) -> Snapshot:
+        return cls(
+            time.process_time(),
+            _process_cpu_seconds(_stack_pid()),
+            _process_cpu_seconds(_stack_pid("kafka")),
+            _model_calls(),
+        )
+
+    def load_since(self, before: Snapshot, answers: int, seconds: float) -> Load:
+        calls, texts, model_seconds = (
+            after - earlier
+            for after, earlier in zip(self.model_calls, before.model_calls, strict=True)
+        )
+        return Load(
+            answers,
+            seconds,
+            self.process_cpu - before.process_cpu,
+            _difference(self.weaviate_cpu, before.weaviate_cpu),
+            calls,
+            texts,
+            model_seconds,
+            _difference(self.kafka_cpu, before.kafka_cpu),
+        )
+
+
 async def saturation(
     runtime: Runtime,
     site_id: str,
@@ -232,7 +273,6 @@ async def saturation(
     done = 0
     stop = time.perf_counter() + (seconds or SATURATION_SECONDS)
     cursor = 0
-    weaviate = _stack_pid()
 
     async def worker() -> None:
         nonlocal done, cursor
@@ -242,25 +282,9 @@ async def saturation(
             await runtime.answerer.answer(site_id, question)
             done += 1
 
-    started, cpu, weaviate_cpu = time.perf_counter(), time.process_time(), None
-    weaviate_started = _process_cpu_seconds(weaviate)
-    calls_before = _model_calls()
+    started, before = time.perf_counter(), Snapshot.now()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    weaviate_ended = _process_cpu_seconds(weaviate)
-    if weaviate_started is not None and weaviate_ended is not None:
-        weaviate_cpu = weaviate_ended - weaviate_started
-    calls, texts, model_seconds = (
-        after - before for after, before in zip(_model_calls(), calls_before, strict=True)
-    )
-    return Load(
-        done,
-        time.perf_counter() - started,
-        time.process_time() - cpu,
-        weaviate_cpu,
-        calls,
-        texts,
-        model_seconds,
-    )
+    return Snapshot.now().load_since(before, done, time.perf_counter() - started)
 
 
 async def latency_at(
@@ -316,13 +340,12 @@ async def _skip_to_end(bootstrap: str, group_id: str) -> None:
 
 async def through_kafka(
     runtime: Runtime, config: AnsweringSettings, site_id: str, questions: list[str], count: int
-) -> tuple[Load, float | None]:
+) -> Load:
     """The deployed path: ``count`` visitor messages (one per conversation) on the visitor
     topic, answered by the service's own consumers (entrypoints/consumers.py, its default
     workers and batch size) and published as AnswerScored. The consumers join the group
     first and the messages arrive as a backlog; the rate is taken between the 10th and 90th
-    percentile of answers, so the start and the last stragglers are left out. Returns the
-    load and the CPU seconds the Kafka broker spent meanwhile."""
+    percentile of answers, so the start and the last stragglers are left out."""
     kafka_settings = config.model_copy(
         update={"group_id": f"tandem-answering-bench-{uuid.uuid4().hex[:8]}"}
     )
@@ -366,50 +389,24 @@ async def through_kafka(
             await producer.flush()
         finally:
             await producer.stop()
-        weaviate, kafka = _stack_pid(), _stack_pid("kafka")
         low, high = count // 10, count - count // 10
         deadline = time.monotonic() + 60 + count / 10
         while len(publisher.published_at) < low:
             await asyncio.sleep(0.005)
-        cpu, weaviate_started, kafka_started, calls_before = (
-            time.process_time(),
-            _process_cpu_seconds(weaviate),
-            _process_cpu_seconds(kafka),
-            _model_calls(),
-        )
+        before = Snapshot.now()
         while len(publisher.published_at) < high:
             if time.monotonic() > deadline:
                 raise RuntimeError(
                     f"only {len(publisher.published_at)} of {count} messages answered in time"
                 )
             await asyncio.sleep(0.005)
-        cpu_seconds = time.process_time() - cpu
-        weaviate_ended, kafka_ended = _process_cpu_seconds(weaviate), _process_cpu_seconds(kafka)
-        calls, texts, model_seconds = (
-            after - before for after, before in zip(_model_calls(), calls_before, strict=True)
-        )
+        after = Snapshot.now()
         times = sorted(publisher.published_at.values())
         while len(publisher.published_at) < count and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
     finally:
         await broker.stop()
-    load = Load(
-        high - low,
-        times[high - 1] - times[low - 1],
-        cpu_seconds,
-        (weaviate_ended - weaviate_started)
-        if weaviate_started is not None and weaviate_ended is not None
-        else None,
-        calls,
-        texts,
-        model_seconds,
-    )
-    kafka_cpu = (
-        kafka_ended - kafka_started
-        if kafka_started is not None and kafka_ended is not None
-        else None
-    )
-    return load, kafka_cpu
+    return after.load_since(before, high - low, times[high - 1] - times[low - 1])
 
 
 def _visitor_partitions() -> range:
@@ -450,9 +447,7 @@ async def main() -> dict[str, Any]:
             saturated = steady.rate
             busy_before_kafka = await quiet()
             _say(f"through Kafka: {KAFKA_MESSAGES} visitor messages to the service's consumers")
-            kafka, kafka_broker_cpu = await through_kafka(
-                runtime, config, site_id, questions, KAFKA_MESSAGES
-            )
+            kafka = await through_kafka(runtime, config, site_id, questions, KAFKA_MESSAGES)
             half = saturated / 2
             _say(f"latency at {half:.1f} answers/s")
             latencies = await latency_at(
@@ -493,7 +488,7 @@ async def main() -> dict[str, Any]:
                 "ratio_to_raw_model": round(kafka.rate / raw, 3),
                 "cpu_ms_per_answer": round(kafka.cpu_ms_per_answer, 2),
                 "weaviate_cpu_ms_per_answer": _per_answer_ms(kafka.weaviate_cpu_seconds, kafka),
-                "kafka_broker_cpu_ms_per_answer": _per_answer_ms(kafka_broker_cpu, kafka),
+                "kafka_broker_cpu_ms_per_answer": _per_answer_ms(kafka.kafka_cpu_seconds, kafka),
                 "english_model": {
                     "mean_batch": round(kafka.mean_batch, 1),
                     "busy_share": round(kafka.model_busy, 3),
