@@ -241,6 +241,43 @@ async def test_a_question_in_another_language_finds_the_english_passage(
         await runtime.ingestion.delete_site(coffee)
 
 
+async def test_misspelt_words_are_mended_towards_the_sites_own_words(
+    runtime: Runtime, sites: tuple[str, str]
+) -> None:
+    coffee, bank = sites
+    question = "How often should I clean my grindr?"
+    try:
+        for document_id, title, text in (
+            ("shipping", "Shipping", COFFEE_SHIPPING),
+            ("grinder", "Grinder care", COFFEE_GRINDER),
+        ):
+            await runtime.ingestion.ingest(
+                SourceDocument(site_id=coffee, document_id=document_id, title=title, text=text)
+            )
+        await runtime.ingestion.ingest(
+            SourceDocument(site_id=bank, document_id="cards", title="Cards", text=BANK_CARDS)
+        )
+        words = await runtime.vocabularies.refresh(coffee)
+        assert words["grinder"] >= 2  # title, heading and text: counted in Postgres
+        assert "pin" not in words  # another site's words are not this site's
+
+        answer = await runtime.answerer.answer(coffee, question)
+        assert answer.route == "english"
+        assert answer.raw_scores["mended_words"] == 1.0  # "grindr" -> "grinder"
+        assert answer.best is not None
+        assert answer.best.document_id == "grinder"
+        # The bank's knowledge base has no word near "grindr": nothing to mend there.
+        assert (await runtime.answerer.answer(bank, question)).raw_scores["mended_words"] == 0.0
+
+        # Once the document is gone, so are its words (after the replica's next check).
+        await runtime.ingestion.delete(coffee, "grinder")
+        assert "grinder" not in await runtime.vocabularies.refresh(coffee)
+        assert (await runtime.answerer.answer(coffee, question)).raw_scores["mended_words"] == 0.0
+    finally:
+        await runtime.ingestion.delete_site(coffee)
+        await runtime.ingestion.delete_site(bank)
+
+
 async def test_chunks_are_fetched_once_and_match_the_stored_ones(
     runtime: Runtime, sites: tuple[str, str]
 ) -> None:

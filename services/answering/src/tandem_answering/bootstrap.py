@@ -22,6 +22,7 @@ from .adapters.embedder import (
     SentenceTransformerEncoder,
     load_model,
     load_multilingual_model,
+    model_words,
 )
 from .adapters.language import LanguageDetector
 from .adapters.repository import migrations
@@ -34,9 +35,11 @@ from .domain.answer import (
     NOISE_FLOOR,
 )
 from .domain.calibration import Calibration
+from .domain.spelling import Speller
 from .service_layer.answering import Answerer, AnswerPolicy, Route
 from .service_layer.ingestion import IngestionService
 from .service_layer.site_policy import SitePolicies
+from .service_layer.vocabulary import SiteVocabularies
 from .settings import AnsweringSettings
 
 
@@ -54,6 +57,7 @@ class Runtime:
     multilingual_calibration: Calibration
     ingestion: IngestionService
     site_policies: SitePolicies
+    vocabularies: SiteVocabularies
     answerer: Answerer
 
     @property
@@ -145,6 +149,9 @@ async def open_runtime(
             match_margin=settings.curated_match_margin,
             cache_seconds=settings.site_policy_cache_seconds,
         )
+        vocabularies = SiteVocabularies(
+            pool=pool, schema=schema, refresh_seconds=settings.spelling_refresh_seconds
+        )
         answerer = Answerer(
             english=Route(ENGLISH_ROUTE, encoder, calibration, NOISE_FLOOR),
             multilingual=Route(
@@ -165,6 +172,8 @@ async def open_runtime(
             threshold_for=site_policies.threshold,
             fallback_for=site_policies.fallback_text,
             curated=site_policies,
+            speller=Speller(model_words()) if settings.spelling else None,
+            words_for=vocabularies.words,
         )
         yield Runtime(
             settings=settings,
@@ -179,5 +188,6 @@ async def open_runtime(
             multilingual_calibration=multilingual_calibration,
             ingestion=ingestion,
             site_policies=site_policies,
+            vocabularies=vocabularies,
             answerer=answerer,
         )

@@ -65,6 +65,10 @@ class AnsweringSettings(ServiceSettings):
     # How long a replica trusts its copy of a site's answering settings and curated answers
     # (changes made through another replica show within this time).
     site_policy_cache_seconds: float = Field(default=5.0, ge=0.0, le=300.0)
+    # Mend misspelt words of English questions towards the site's own words before they
+    # are embedded (domain/spelling.py); a replica re-reads a site's words at most this often.
+    spelling: bool = True
+    spelling_refresh_seconds: float = Field(default=30.0, ge=0.0, le=3600.0)
 
     # Uploads (admin API): the largest file accepted, and how long the request waits for
     # the file to be indexed before answering 202 with the job to poll instead.

@@ -58,6 +58,13 @@ def model_directory() -> Path:
     return folder
 
 
+def model_words() -> frozenset[str]:
+    """The English model's whole words (its WordPiece vocabulary without the pieces):
+    what the speller (domain/spelling.py) takes as correctly spelt."""
+    vocabulary = (model_directory() / "vocab.txt").read_text(encoding="utf-8").split()
+    return frozenset(token for token in vocabulary if token.isascii() and token.isalpha())
+
+
 class TextEncoder(Protocol):
     """Blocking text -> unit vectors; what the batcher runs in its worker thread.
 

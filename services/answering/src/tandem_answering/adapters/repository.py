@@ -283,6 +283,39 @@ class DocumentRepository:
             for row in await cur.fetchall()
         ]
 
+    async def knowledge_fingerprint(self, conn: AsyncConnection[Any], site_id: str) -> str:
+        """Changes whenever a document of the site is added, replaced or removed: a cheap
+        check that a copy of what the site's knowledge base says is still current."""
+        cur = await conn.execute(
+            f"""
+            SELECT count(*) AS n, coalesce(sum(chunk_count), 0) AS chunks,
+                   coalesce(max(indexed_at)::text, '') AS latest
+            FROM {self.schema}.documents WHERE site_id = %s""",
+            (site_id,),
+        )
+        row = await cur.fetchone()
+        return f"{row['n']}:{row['chunks']}:{row['latest']}" if row else "0:0:"
+
+    async def word_counts(self, conn: AsyncConnection[Any], site_id: str) -> dict[str, int]:
+        """How often each word occurs in the site's titles, heading paths and chunks.
+
+        Words as the speller reads them (``domain.spelling.WORD``: lower-cased runs of the
+        letters a-z); counted here so that only the distinct words leave the database."""
+        cur = await conn.execute(
+            f"""
+            SELECT word, count(*) AS n
+            FROM (
+                SELECT lower(title) AS text FROM {self.schema}.documents WHERE site_id = %s
+                UNION ALL
+                SELECT lower(array_to_string(heading_path, ' ') || ' ' || text)
+                FROM {self.schema}.chunks WHERE site_id = %s
+            ) AS texts, regexp_split_to_table(texts.text, '[^a-z]+') AS word
+            WHERE word <> ''
+            GROUP BY word""",
+            (site_id, site_id),
+        )
+        return {row["word"]: int(row["n"]) for row in await cur.fetchall()}
+
 
 def _document(row: Any) -> DocumentRecord:
     return DocumentRecord(

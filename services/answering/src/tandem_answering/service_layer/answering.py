@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,6 +39,7 @@ from ..domain.answer import (
     truncate,
 )
 from ..domain.calibration import Calibration
+from ..domain.spelling import Mended, Speller
 from ..domain.text import split_sentences, text_for_embedding
 from ..metrics import ANSWER_SECONDS, ANSWERS, CONFIDENCE, RETRIEVAL_FAILURES
 
@@ -141,6 +142,9 @@ class AnswerResult:
 #: service's defaults: ``SitePolicies.threshold`` / ``.fallback_text``).
 ThresholdFor = Callable[[str], Awaitable[float]]
 FallbackFor = Callable[[str], Awaitable[str]]
+#: A site's word counts, which the speller mends English questions towards
+#: (``service_layer.vocabulary.SiteVocabularies.words``).
+WordsFor = Callable[[str], Awaitable[Mapping[str, int]]]
 
 
 def fixed_threshold(value: float) -> ThresholdFor:
@@ -156,7 +160,9 @@ class Answerer:
     The question's language picks the route (``domain.answer.route_for``): English
     questions are embedded and scored with MiniLM, all others with the multilingual model,
     each against its own named vector and with its own calibration. Without a
-    multilingual route everything goes the English way.
+    multilingual route everything goes the English way. With a ``speller`` and the site's
+    words (``words_for``), misspelt words of the text the English model embeds are mended
+    first (domain/spelling.py).
     """
 
     def __init__(
@@ -170,6 +176,8 @@ class Answerer:
         threshold_for: ThresholdFor,
         fallback_for: FallbackFor | None = None,
         curated: CuratedLookup | None = None,
+        speller: Speller | None = None,
+        words_for: WordsFor | None = None,
         sentence_cache_size: int = 2048,
     ) -> None:
         self.routes = {english.name: english}
@@ -182,6 +190,8 @@ class Answerer:
         self.threshold_for = threshold_for
         self.fallback_for = fallback_for
         self.curated = curated
+        self.speller = speller
+        self.words_for = words_for
         # Sentence vectors of recently answered chunks, per route. Chunk ids derive from the
         # content, so an entry can never be stale; popular chunks then cost no model call.
         self._sentences: OrderedDict[tuple[str, str], tuple[list[str], Vectors]] = OrderedDict()
@@ -206,7 +216,10 @@ class Answerer:
         route's model when the caller already has it, ``language`` the question's."""
         chosen = self.route(route)
         if vector is None:
-            vector = await chosen.encoder.encode_one(text_for_embedding(question))
+            embedding = text_for_embedding(question)
+            if chosen is self.english:
+                embedding = (await self._mend(site_id, embedding)).text
+            vector = await chosen.encoder.encode_one(embedding)
         retrieved = await self.store.search(
             site_id,
             question,
@@ -242,9 +255,16 @@ class Answerer:
         other = next((r for r in self.routes.values() if r is not chosen), None)
         second = other if not sure and other is not None else None
         embedding = text_for_embedding(question)
+        mended = Mended(embedding)
+        if self.english is chosen or self.english is second:
+            mended = await self._mend(site_id, embedding)
+
+        def text_for(route: Route) -> str:
+            return mended.text if route is self.english else embedding
+
         vector, other_vector = await asyncio.gather(
-            chosen.encoder.encode_one(embedding),
-            second.encoder.encode_one(embedding) if second is not None else _nothing(),
+            chosen.encoder.encode_one(text_for(chosen)),
+            second.encoder.encode_one(text_for(second)) if second is not None else _nothing(),
         )
         if self.curated is not None:
             match = await self.curated.match_curated(
@@ -306,6 +326,7 @@ class Answerer:
             "threshold": threshold,
             "multilingual_route": 1.0 if chosen.name == MULTILINGUAL_ROUTE else 0.0,
             "language_unsure": 0.0 if sure else 1.0,
+            "mended_words": float(len(mended.changes)) if chosen is self.english else 0.0,
             "retrieval_unavailable": 1.0 if unavailable else 0.0,
         }
         return AnswerResult(
@@ -323,6 +344,11 @@ class Answerer:
             raw_scores=raw_scores,
             ranked=scored.ranked,
         )
+
+    async def _mend(self, site_id: str, text: str) -> Mended:
+        if self.speller is None or self.words_for is None:
+            return Mended(text)
+        return self.speller.mend(text, await self.words_for(site_id))
 
     async def _fallback_text(self, site_id: str) -> str:
         if self.fallback_for is None:
