@@ -6,10 +6,13 @@ calibration, exactly as ``Answerer.answer`` runs them for a visitor's message; a
 for the last measurement of saturation.
 
 1. Raw model: the English model (which answers English questions) encoding batches of
-   ``batch_max_size`` questions back to back in one thread: questions per second. It runs
-   first, on an idle machine (``busy_cores_before`` says how idle).
+   ``batch_max_size`` questions back to back in one thread: questions per second, on an
+   idle machine (``busy_cores_before`` says how idle).
 2. Saturation: ``CONCURRENCY`` questions kept in flight through ``Answerer.answer``:
    answers per second. The ratio to (1) is what the service around the model costs.
+   (1) and (2) are measured in ``ROUNDS`` alternating rounds and each summed over its
+   rounds: this machine's cores run faster or slower by several per cent from one minute
+   to the next, and a ratio of two figures taken minutes apart measured that as well.
 3. Through Kafka: visitor messages on the visitor topic, answered by the service's own
    consumers (polled batches, entrypoints/consumers.py) and published as AnswerScored:
    answers per second, the path a deployed service runs.
@@ -20,6 +23,10 @@ The knowledge base is measured as it is in service, indexed a while ago: Weaviat
 fresh writes in memtables until they have been idle for a minute and flushes them then, and
 a search on an unflushed tenant costs it about a third more CPU. So the bench deactivates
 and reactivates the tenant after indexing, which flushes it.
+
+Every question carries a locale, as the widget sends it (the browser's; ``LOCALE``): when
+the language detector is unsure of a short question, the locale decides its route. Without
+one, an unsure question is answered by both routes (domain/answer.py, ``route_for``).
 
 Saturation is measured twice: ``cold`` while every question is asked for the first time
 (the cache of cited chunks' sentence vectors is filling), then in the steady state a
@@ -62,8 +69,10 @@ from weaviate.classes.tenants import Tenant, TenantActivityStatus
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("TANDEM_BENCH_DATA", REPO.parent / "shared" / "eval" / "stackfaq"))
 CONCURRENCY = int(os.environ.get("TANDEM_BENCH_CONCURRENCY", "64"))
-SATURATION_SECONDS = float(os.environ.get("TANDEM_BENCH_SECONDS", "20"))
-RAW_SECONDS = 10.0
+SATURATION_SECONDS = float(os.environ.get("TANDEM_BENCH_SECONDS", "24"))
+RAW_SECONDS = 12.0
+ROUNDS = max(1, int(os.environ.get("TANDEM_BENCH_ROUNDS", "3")))
+LOCALE = "en-US"
 KAFKA_MESSAGES = int(os.environ.get("TANDEM_BENCH_KAFKA_MESSAGES", "3000"))
 
 
@@ -138,14 +147,37 @@ async def quiet(*, below: float = 0.15, limit: float = 60.0) -> float:
             return busy or 0.0
 
 
-def raw_model_rate(runtime: Runtime, questions: list[str], batch: int) -> tuple[float, float]:
-    """Questions per second, and the process's CPU milliseconds per question."""
+@dataclass
+class RawRun:
+    """The raw model encoding back to back: questions, seconds, CPU seconds."""
+
+    questions: int = 0
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.questions / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_question(self) -> float:
+        return 1000 * self.cpu_seconds / max(1, self.questions)
+
+    def __add__(self, other: RawRun) -> RawRun:
+        return RawRun(
+            self.questions + other.questions,
+            self.seconds + other.seconds,
+            self.cpu_seconds + other.cpu_seconds,
+        )
+
+
+def raw_model_run(runtime: Runtime, questions: list[str], batch: int, seconds: float) -> RawRun:
     model = runtime.model
     model.encode(questions[:batch])  # warm-up
     done = 0
     started, cpu = time.perf_counter(), time.process_time()
     position = 0
-    while time.perf_counter() - started < RAW_SECONDS:
+    while time.perf_counter() - started < seconds:
         chunk = questions[position : position + batch]
         if len(chunk) < batch:
             position = 0
@@ -153,7 +185,7 @@ def raw_model_rate(runtime: Runtime, questions: list[str], batch: int) -> tuple[
         model.encode(chunk)
         position += batch
         done += len(chunk)
-    return done / (time.perf_counter() - started), 1000 * (time.process_time() - cpu) / done
+    return RawRun(done, time.perf_counter() - started, time.process_time() - cpu)
 
 
 def _model_calls() -> tuple[float, float, float]:
@@ -199,6 +231,18 @@ class Load:
     def cpu_ms_per_answer(self) -> float:
         return 1000 * self.cpu_seconds / max(1, self.answers)
 
+    def __add__(self, other: Load) -> Load:
+        return Load(
+            self.answers + other.answers,
+            self.seconds + other.seconds,
+            self.cpu_seconds + other.cpu_seconds,
+            _sum(self.weaviate_cpu_seconds, other.weaviate_cpu_seconds),
+            self.model_calls + other.model_calls,
+            self.model_texts + other.model_texts,
+            self.model_seconds + other.model_seconds,
+            _sum(self.kafka_cpu_seconds, other.kafka_cpu_seconds),
+        )
+
 
 def _stack_pid(server: str = "weaviate") -> int | None:
     """A server of the local stack (its CPU time is part of what an answer costs here)."""
@@ -223,6 +267,10 @@ def _process_cpu_seconds(pid: int | None) -> float | None:
 
 def _difference(after: float | None, before: float | None) -> float | None:
     return None if after is None or before is None else after - before
+
+
+def _sum(one: float | None, other: float | None) -> float | None:
+    return None if one is None or other is None else one + other
 
 
 @dataclass(frozen=True)
@@ -279,7 +327,7 @@ async def saturation(
         while (cursor < len(questions)) if once else (time.perf_counter() < stop):
             question = questions[cursor % len(questions)]
             cursor += 1
-            await runtime.answerer.answer(site_id, question)
+            await runtime.answerer.answer(site_id, question, locale=LOCALE)
             done += 1
 
     started, before = time.perf_counter(), Snapshot.now()
@@ -297,7 +345,7 @@ async def latency_at(
     start = time.perf_counter()
 
     async def one(question: str, arrival: float) -> None:
-        await runtime.answerer.answer(site_id, question)
+        await runtime.answerer.answer(site_id, question, locale=LOCALE)
         latencies.append(time.perf_counter() - arrival)
 
     for i in range(int(seconds * rate)):
@@ -378,6 +426,7 @@ async def through_kafka(
                     client_message_id=f"bench-{i}",
                     seq=2,
                     text=questions[i % len(questions)],
+                    locale=LOCALE,
                 )
                 value, headers = encode(message, source="/bench")
                 await producer.send(
@@ -429,21 +478,28 @@ async def main() -> dict[str, Any]:
     site_id = f"bench-{uuid.uuid4().hex[:10]}"
     async with open_runtime(config) as runtime:
         try:
-            _say("raw model throughput")
-            busy_before_raw = await quiet()
-            raw, raw_cpu_ms = await asyncio.to_thread(
-                raw_model_rate, runtime, questions, config.batch_max_size
-            )
             _say(f"indexing {len(bench_set.documents)} documents from {bench_set.folder}")
             await index_set(runtime, site_id, bench_set)
             await settle(runtime, site_id)
             for question in questions[:20]:  # connections, model and tenant caches
-                await runtime.answerer.answer(site_id, question)
+                await runtime.answerer.answer(site_id, question, locale=LOCALE)
             busy_before_pipeline = await quiet()
             _say(f"cold: each of {len(questions)} questions once, {CONCURRENCY} in flight")
             cold = await saturation(runtime, site_id, questions, once=True)
-            _say(f"steady state: {CONCURRENCY} in flight for {SATURATION_SECONDS:.0f} s")
-            steady = await saturation(runtime, site_id, questions)
+            raw, steady = RawRun(), None
+            ratios, busy_before_raw = [], 0.0
+            for round_number in range(1, ROUNDS + 1):
+                busy_before_raw = max(busy_before_raw, await quiet())
+                _say(f"round {round_number}/{ROUNDS}: raw model, then {CONCURRENCY} in flight")
+                raw_round = await asyncio.to_thread(
+                    raw_model_run, runtime, questions, config.batch_max_size, RAW_SECONDS / ROUNDS
+                )
+                load = await saturation(
+                    runtime, site_id, questions, seconds=SATURATION_SECONDS / ROUNDS
+                )
+                ratios.append(round(load.rate / raw_round.rate, 3))
+                raw, steady = raw + raw_round, load if steady is None else steady + load
+            assert steady is not None
             saturated = steady.rate
             busy_before_kafka = await quiet()
             _say(f"through Kafka: {KAFKA_MESSAGES} visitor messages to the service's consumers")
@@ -463,11 +519,14 @@ async def main() -> dict[str, Any]:
             "batch_size": config.batch_max_size,
             "knowledge_base": bench_set.name,
             "documents": len(bench_set.documents),
-            "raw_model_questions_per_second": round(raw, 1),
+            "locale": LOCALE,
+            "rounds": ROUNDS,
+            "raw_model_questions_per_second": round(raw.rate, 1),
             "saturation_answers_per_second": round(saturated, 1),
-            "ratio_to_raw_model": round(saturated / raw, 3),
+            "ratio_to_raw_model": round(saturated / raw.rate, 3),
+            "ratio_by_round": ratios,
             "cold_saturation_answers_per_second": round(cold.rate, 1),
-            "raw_model_cpu_ms_per_question": round(raw_cpu_ms, 2),
+            "raw_model_cpu_ms_per_question": round(raw.cpu_ms_per_question, 2),
             "busy_cores_before": {
                 "raw_model": round(busy_before_raw, 2),
                 "pipeline": round(busy_before_pipeline, 2),
@@ -476,7 +535,7 @@ async def main() -> dict[str, Any]:
             "cpu_ms_per_answer": round(steady.cpu_ms_per_answer, 2),
             "cold_cpu_ms_per_answer": round(cold.cpu_ms_per_answer, 2),
             "weaviate_cpu_ms_per_answer": _per_answer_ms(steady.weaviate_cpu_seconds, steady),
-            "cpu_ratio": round(raw_cpu_ms / steady.cpu_ms_per_answer, 3),
+            "cpu_ratio": round(raw.cpu_ms_per_question / steady.cpu_ms_per_answer, 3),
             "english_model_at_saturation": {
                 "mean_batch": round(steady.mean_batch, 1),
                 "busy_share": round(steady.model_busy, 3),
@@ -485,7 +544,7 @@ async def main() -> dict[str, Any]:
                 "consumer_workers": config.consumer_workers,
                 "batch_max_records": config.consumer_batch_max_records,
                 "answers_per_second": round(kafka.rate, 1),
-                "ratio_to_raw_model": round(kafka.rate / raw, 3),
+                "ratio_to_raw_model": round(kafka.rate / raw.rate, 3),
                 "cpu_ms_per_answer": round(kafka.cpu_ms_per_answer, 2),
                 "weaviate_cpu_ms_per_answer": _per_answer_ms(kafka.weaviate_cpu_seconds, kafka),
                 "kafka_broker_cpu_ms_per_answer": _per_answer_ms(kafka.kafka_cpu_seconds, kafka),
