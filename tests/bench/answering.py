@@ -505,6 +505,7 @@ async def main() -> dict[str, Any]:
             _say(f"through Kafka: {KAFKA_MESSAGES} visitor messages to the service's consumers")
             kafka = await through_kafka(runtime, config, site_id, questions, KAFKA_MESSAGES)
             half = saturated / 2
+            busy_before_latency = await quiet()  # the Kafka phase's stragglers first
             _say(f"latency at {half:.1f} answers/s")
             latencies = await latency_at(
                 runtime, site_id, questions, half, max(10.0, SATURATION_SECONDS)
@@ -531,6 +532,7 @@ async def main() -> dict[str, Any]:
                 "raw_model": round(busy_before_raw, 2),
                 "pipeline": round(busy_before_pipeline, 2),
                 "kafka": round(busy_before_kafka, 2),
+                "latency": round(busy_before_latency, 2),
             },
             "cpu_ms_per_answer": round(steady.cpu_ms_per_answer, 2),
             "cold_cpu_ms_per_answer": round(cold.cpu_ms_per_answer, 2),
