@@ -51,7 +51,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 from tandem_answering.adapters.weaviate_store import COLLECTION
@@ -61,7 +62,7 @@ from tandem_answering.entrypoints import consumers
 from tandem_answering.entrypoints.evaluation import EvalSet, index_set, load_set
 from tandem_answering.settings import AnsweringSettings
 from tandem_events import Event, MessageReceived
-from tandem_events.topics import ALL_TOPICS, VISITOR_EVENTS
+from tandem_events.topics import ANSWERING_EVENTS, VISITOR_EVENTS, Topic
 from tandem_events.wire import encode
 from tandem_platform.messaging import EventPublisher, ensure_topics
 from weaviate.classes.tenants import Tenant, TenantActivityStatus
@@ -359,57 +360,61 @@ async def latency_at(
 
 
 class CountingPublisher(EventPublisher):
-    """Publishes as the service does, and notes when each distinct answer went out."""
+    """Publishes as the service does, but to the bench's own ``topic``, and notes when
+    each distinct answer went out."""
 
-    def __init__(self, broker: KafkaBroker, *, source: str) -> None:
+    def __init__(self, broker: KafkaBroker, *, source: str, topic: str) -> None:
         super().__init__(broker, source=source)
+        self.topic = topic
         self.published_at: dict[uuid.UUID, float] = {}
 
     async def publish(self, event: Event, *, traceparent: str | None = None) -> None:
-        await super().publish(event, traceparent=traceparent)
+        value, headers = encode(event, source=self.source, traceparent=traceparent)
+        await self.broker.publish(value, topic=self.topic, key=event.key, headers=headers)
         self.published_at.setdefault(event.event_id, time.perf_counter())
 
 
-async def _skip_to_end(bootstrap: str, group_id: str) -> None:
-    """Commit the group's offsets at the end of the visitor topic: it reads only what the
-    bench sends next."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
-    )
-    await consumer.start()
+async def _delete_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
     try:
-        partitions = [TopicPartition(VISITOR_EVENTS.name, p) for p in _visitor_partitions()]
-        consumer.assign(partitions)
-        await consumer.seek_to_end(*partitions)
-        await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
+        await admin.delete_topics(names)
     finally:
-        await consumer.stop()
+        await admin.close()
 
 
 async def through_kafka(
     runtime: Runtime, config: AnsweringSettings, site_id: str, questions: list[str], count: int
 ) -> Load:
-    """The deployed path: ``count`` visitor messages (one per conversation) on the visitor
-    topic, answered by the service's own consumers (entrypoints/consumers.py, its default
-    workers and batch size) and published as AnswerScored. The consumers join the group
-    first and the messages arrive as a backlog; the rate is taken between the 10th and 90th
-    percentile of answers, so the start and the last stragglers are left out."""
-    kafka_settings = config.model_copy(
-        update={"group_id": f"tandem-answering-bench-{uuid.uuid4().hex[:8]}"}
-    )
-    await ensure_topics(config.kafka_bootstrap, ALL_TOPICS)  # as the service does at start
-    await _skip_to_end(config.kafka_bootstrap, kafka_settings.group_id)
+    """The deployed path: ``count`` visitor messages (one per conversation), answered by
+    the service's own consumers (entrypoints/consumers.py, its default workers and batch
+    size) and published as AnswerScored. The consumers join the group first and the
+    messages arrive as a backlog; the rate is taken between the 10th and 90th percentile of
+    answers, so the start and the last stragglers are left out.
+
+    Questions and answers travel on two throw-away topics shaped like the visitor and
+    answering topics, deleted afterwards: on the real ones, the stack's services (running
+    or started later) would answer and record thousands of bench messages."""
+    suffix = uuid.uuid4().hex[:8]
+    visitor_topic = Topic(f"tandem.bench.visitor.{suffix}", VISITOR_EVENTS.partitions, "bench")
+    answers_topic = Topic(f"tandem.bench.answers.{suffix}", ANSWERING_EVENTS.partitions, "bench")
+    kafka_settings = config.model_copy(update={"group_id": f"tandem-answering-bench-{suffix}"})
+    await ensure_topics(config.kafka_bootstrap, [visitor_topic, answers_topic])
     broker, policy = build_broker(kafka_settings)
-    publisher = CountingPublisher(broker, source="/tandem/answering")
+    publisher = CountingPublisher(broker, source="/tandem/answering", topic=answers_topic.name)
     consumers.register(
-        broker, kafka_settings, consumers.ConsumerDeps(runtime.answerer, publisher), policy
+        broker,
+        kafka_settings,
+        consumers.ConsumerDeps(runtime.answerer, publisher),
+        policy,
+        topic=visitor_topic.name,
     )
     await broker.start()
     try:
         deadline = time.monotonic() + 60
-        while sum(len(s.consumer.assignment()) for s in broker.subscribers if s.consumer) < len(
-            _visitor_partitions()
-        ):
+        assigned = 0
+        while assigned < visitor_topic.partitions:
+            assigned = sum(len(s.consumer.assignment()) for s in broker.subscribers if s.consumer)
             if time.monotonic() > deadline:
                 raise RuntimeError("the bench consumers were not assigned the visitor topic")
             await asyncio.sleep(0.2)
@@ -430,7 +435,7 @@ async def through_kafka(
                 )
                 value, headers = encode(message, source="/bench")
                 await producer.send(
-                    VISITOR_EVENTS.name,
+                    visitor_topic.name,
                     value,
                     key=message.key,
                     headers=[(k, v.encode()) for k, v in headers.items()],
@@ -455,12 +460,8 @@ async def through_kafka(
             await asyncio.sleep(0.05)
     finally:
         await broker.stop()
+        await _delete_topics(config.kafka_bootstrap, [visitor_topic.name, answers_topic.name])
     return after.load_since(before, high - low, times[high - 1] - times[low - 1])
-
-
-def _visitor_partitions() -> range:
-    """The visitor topic as ``ensure_topics`` creates it for the service."""
-    return range(VISITOR_EVENTS.partitions)
 
 
 def _per_answer_ms(cpu_seconds: float | None, load: Load) -> float | None:

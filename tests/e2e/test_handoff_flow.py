@@ -254,7 +254,8 @@ async def test_no_ai_reply_is_ever_stored_or_posted_after_the_agent_joined(
     running: dict[str, str], servers: Stack
 ) -> None:
     """30 conversations: the visitor asks, and the agent's join is published right after
-    (0 to 6 s later, so that some answers land before the join and some after). Whatever
+    (0 to 5.4 s later, so that some answers land before the join and some after; in two
+    of them the join goes out first, so that some answer surely lands after it). Whatever
     the interleaving, no AI message may be stored (and so posted) after the conversation
     service applied the join."""
     gateway = running["GATEWAY_URL"]
@@ -282,11 +283,11 @@ async def test_no_ai_reply_is_ever_stored_or_posted_after_the_agent_joined(
                 await session.start(client)
                 sessions.append(session)
 
-            async def ask_then_join(session: WidgetSession, delay: float) -> None:
+            async def ask(session: WidgetSession) -> None:
                 sent = await session.send(client, "How do I scale Tandem horizontally?")
                 assert sent.status_code == 202, sent.text
-                # From "at once" to "after the answer landed": both orders happen.
-                await asyncio.sleep(delay)
+
+            async def join(session: WidgetSession) -> None:
                 joined = AgentJoined(
                     site_id=running.get("DEMO_SITE_ID", "demo"),
                     conversation_id=uuid.UUID(session.conversation_id),
@@ -301,7 +302,15 @@ async def test_no_ai_reply_is_ever_stored_or_posted_after_the_agent_joined(
                     headers=[(k, v.encode()) for k, v in headers.items()],
                 )
 
-            await asyncio.gather(*(ask_then_join(s, i * 0.2) for i, s in enumerate(sessions)))
+            async def ask_and_join(session: WidgetSession, offset: float) -> None:
+                """The join ``offset`` seconds after the question (before it if negative):
+                from "before the question" to "after the answer landed"."""
+                first, second = (ask, join) if offset >= 0 else (join, ask)
+                await first(session)
+                await asyncio.sleep(abs(offset))
+                await second(session)
+
+            await asyncio.gather(*(ask_and_join(s, (i - 2) * 0.2) for i, s in enumerate(sessions)))
         ids = {s.conversation_id for s in sessions}
         scored = await _answers_of(answers, ids, timeout=120)
     finally:

@@ -210,18 +210,22 @@ async def test_long_sections_are_trimmed_to_relevant_sentences(runtime: Runtime)
         await runtime.ingestion.delete_site(site)
 
 
+async def ingest_coffee_shop(runtime: Runtime, site: str) -> None:
+    for document_id, title, text in (
+        ("shipping", "Shipping", COFFEE_SHIPPING),
+        ("grinder", "Grinder care", COFFEE_GRINDER),
+    ):
+        await runtime.ingestion.ingest(
+            SourceDocument(site_id=site, document_id=document_id, title=title, text=text)
+        )
+
+
 async def test_a_question_in_another_language_finds_the_english_passage(
     runtime: Runtime, sites: tuple[str, str]
 ) -> None:
     coffee, _ = sites
     try:
-        for document_id, title, text in (
-            ("shipping", "Shipping", COFFEE_SHIPPING),
-            ("grinder", "Grinder care", COFFEE_GRINDER),
-        ):
-            await runtime.ingestion.ingest(
-                SourceDocument(site_id=coffee, document_id=document_id, title=title, text=text)
-            )
+        await ingest_coffee_shop(runtime, coffee)
         german = await runtime.answerer.answer(
             coffee, "Wie reinige ich das Mahlwerk meiner Kaffeemühle?"
         )
@@ -247,13 +251,7 @@ async def test_misspelt_words_are_mended_towards_the_sites_own_words(
     coffee, bank = sites
     question = "How often should I clean my grindr?"
     try:
-        for document_id, title, text in (
-            ("shipping", "Shipping", COFFEE_SHIPPING),
-            ("grinder", "Grinder care", COFFEE_GRINDER),
-        ):
-            await runtime.ingestion.ingest(
-                SourceDocument(site_id=coffee, document_id=document_id, title=title, text=text)
-            )
+        await ingest_coffee_shop(runtime, coffee)
         await runtime.ingestion.ingest(
             SourceDocument(site_id=bank, document_id="cards", title="Cards", text=BANK_CARDS)
         )

@@ -4,6 +4,7 @@ more confident answer (each route's confidence is calibrated, so they compare)."
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import numpy as np
 import pytest
@@ -67,18 +68,29 @@ def route(name: str, encoder: BatchingEncoder) -> Route:
     )
 
 
-async def answer(question: str, *, locale: str | None = None) -> tuple[object, list[str]]:
-    english = BatchingEncoder(WordEncoder(), max_wait=0.0)
-    multilingual = BatchingEncoder(WordEncoder(), max_wait=0.0, name="multilingual")
-    knowledge = RouteKnowledge()
-    answerer = Answerer(
+def two_route_answerer(
+    english: BatchingEncoder,
+    multilingual: BatchingEncoder,
+    knowledge: RouteKnowledge,
+    **options: Any,
+) -> Answerer:
+    """Both routes over ``knowledge``, threshold 0.5; ``options`` go to the Answerer."""
+    return Answerer(
         english=route(ENGLISH_ROUTE, english),
         multilingual=route(MULTILINGUAL_ROUTE, multilingual),
         store=knowledge,
         language=LanguageDetector(),
         policy=AnswerPolicy(),
         threshold_for=fixed_threshold(0.5),
+        **options,
     )
+
+
+async def answer(question: str, *, locale: str | None = None) -> tuple[object, list[str]]:
+    english = BatchingEncoder(WordEncoder(), max_wait=0.0)
+    multilingual = BatchingEncoder(WordEncoder(), max_wait=0.0, name="multilingual")
+    knowledge = RouteKnowledge()
+    answerer = two_route_answerer(english, multilingual, knowledge)
     try:
         result = await answerer.answer("acme", question, locale=locale)
     finally:

@@ -8,12 +8,10 @@ from collections.abc import Mapping
 import numpy as np
 import pytest
 from tandem_answering.adapters.embedder import BatchingEncoder
-from tandem_answering.adapters.language import LanguageDetector
-from tandem_answering.domain.answer import ENGLISH_ROUTE, MULTILINGUAL_ROUTE
+from tandem_answering.domain.answer import MULTILINGUAL_ROUTE
 from tandem_answering.domain.spelling import Speller
-from tandem_answering.service_layer.answering import Answerer, AnswerPolicy, fixed_threshold
 
-from .test_answerer_language_routes import RouteKnowledge, route
+from .test_answerer_language_routes import RouteKnowledge, two_route_answerer
 from .test_answerer_policies import WordEncoder
 
 pytestmark = pytest.mark.component
@@ -55,15 +53,8 @@ async def ask(
         asked_for_words.append(site_id)
         return SITE_WORDS
 
-    answerer = Answerer(
-        english=route(ENGLISH_ROUTE, english),
-        multilingual=route(MULTILINGUAL_ROUTE, multilingual),
-        store=knowledge,
-        language=LanguageDetector(),
-        policy=AnswerPolicy(),
-        threshold_for=fixed_threshold(0.5),
-        speller=speller,
-        words_for=words_for,
+    answerer = two_route_answerer(
+        english, multilingual, knowledge, speller=speller, words_for=words_for
     )
     try:
         result = await answerer.answer("acme", question, locale=locale)

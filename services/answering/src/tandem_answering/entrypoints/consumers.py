@@ -110,7 +110,11 @@ def register(
     settings: AnsweringSettings,
     deps: ConsumerDeps,
     policy: DeadLetterPolicy,
+    *,
+    topic: str = VISITOR_EVENTS.name,
 ) -> None:
+    """The visitor-event consumers; ``topic`` is only ever another one for the bench."""
+
     async def handle(event: Event) -> None:
         await handle_visitor_event(deps, event)
 
@@ -118,7 +122,7 @@ def register(
         # One batch subscriber per worker: each is its own consumer of the group. The
         # AsyncAPI document declares the channel once, per record (asyncapi.py).
         @broker.subscriber(
-            VISITOR_EVENTS.name,
+            topic,
             group_id=settings.group_id,
             ack_policy=AT_LEAST_ONCE,
             batch=True,
