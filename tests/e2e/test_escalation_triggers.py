@@ -11,6 +11,7 @@ the action, and filtered by conversation id (other tests and people use the same
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import time
 import uuid
@@ -24,7 +25,7 @@ from tandem_events import EscalationRaised, EscalationRequested, Event, parse_ev
 from tandem_events.topics import ESCALATION_EVENTS
 from tandem_events.wire import encode
 
-from tests.e2e.client import WidgetSession, next_frame
+from tests.e2e.client import WidgetSession
 from tests.integration.stack import real_stack
 
 pytestmark = pytest.mark.e2e
@@ -111,6 +112,32 @@ def is_ai(frame: dict[str, Any]) -> bool:
     return frame.get("type") == "message" and frame.get("author") == "ai"
 
 
+class Frames:
+    """A visitor socket's frames. A frame one wait passes over stays for the next: the
+    handoff and the AI reply it follows travel different paths and may arrive in either
+    order."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.passed_over: list[dict[str, Any]] = []
+
+    async def next(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+    ) -> dict[str, Any]:
+        for position, frame in enumerate(self.passed_over):
+            if predicate(frame):
+                return self.passed_over.pop(position)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no matching frame in time")
+            frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout=remaining))
+            if predicate(frame):
+                return frame
+            self.passed_over.append(frame)
+
+
 async def ask(session: WidgetSession, http: httpx.AsyncClient, text: str) -> None:
     sent = await session.send(http, text)
     assert sent.status_code == 202, sent.text
@@ -120,24 +147,25 @@ async def run_trigger(
     running: dict[str, str],
     http: httpx.AsyncClient,
     topic: EscalationTopic,
-    act: Callable[[WidgetSession, Any], Awaitable[None]],
+    act: Callable[[WidgetSession, Frames], Awaitable[None]],
 ) -> tuple[EscalationRaised, dict[str, Any]]:
     """Start a conversation, follow its socket, ``act``; return the escalation on the topic
     and the handoff frame the visitor received."""
     session = WidgetSession(running["GATEWAY_URL"], running["DEMO_SITE_KEY"])
     await session.start(http)
     async with await session.connect(after_seq=0) as ws:
-        await next_frame(ws, lambda f: f.get("type") == "message")  # the greeting
-        await act(session, ws)
+        frames = Frames(ws)
+        await frames.next(lambda f: f.get("type") == "message")  # the greeting
+        await act(session, frames)
         _, raised = await topic.escalation(session.conversation_id)
-        frame = await next_frame(ws, is_handoff_requested, timeout=30)
+        frame = await frames.next(is_handoff_requested, timeout=30)
     return raised, frame
 
 
 async def test_asking_for_a_human_in_words_escalates(
     running: dict[str, str], http: httpx.AsyncClient, topic: EscalationTopic
 ) -> None:
-    async def act(session: WidgetSession, ws: Any) -> None:
+    async def act(session: WidgetSession, frames: Frames) -> None:
         await ask(session, http, "Can I speak to a real person please?")
 
     raised, frame = await run_trigger(running, http, topic, act)
@@ -150,7 +178,7 @@ async def test_asking_for_a_human_in_words_escalates(
 async def test_the_talk_to_a_person_button_escalates(
     running: dict[str, str], http: httpx.AsyncClient, topic: EscalationTopic
 ) -> None:
-    async def act(session: WidgetSession, ws: Any) -> None:
+    async def act(session: WidgetSession, frames: Frames) -> None:
         pressed = await http.post(
             f"{session.gateway}/v1/widget/conversations/{session.conversation_id}/handoff",
             headers=session.headers,
@@ -172,10 +200,10 @@ async def test_three_low_confidence_answers_escalate(
     )
     confidences: list[float] = []
 
-    async def act(session: WidgetSession, ws: Any) -> None:
+    async def act(session: WidgetSession, frames: Frames) -> None:
         for question in out_of_scope:
             await ask(session, http, question)
-            reply = await next_frame(ws, is_ai, timeout=AI_REPLY_TIMEOUT)
+            reply = await frames.next(is_ai, timeout=AI_REPLY_TIMEOUT)
             confidences.append(reply["confidence"])
 
     raised, _ = await run_trigger(running, http, topic, act)
@@ -194,10 +222,10 @@ async def test_the_same_question_asked_three_times_escalates(
         "How do I stop Tandem and remove the local data?",
     )
 
-    async def act(session: WidgetSession, ws: Any) -> None:
+    async def act(session: WidgetSession, frames: Frames) -> None:
         for question in reworded[:-1]:
             await ask(session, http, question)
-            await next_frame(ws, is_ai, timeout=AI_REPLY_TIMEOUT)
+            await frames.next(is_ai, timeout=AI_REPLY_TIMEOUT)
         # The third asking escalates; whether the AI still answers it is the
         # conversation service's business, so the test does not wait for an answer.
         await ask(session, http, reworded[-1])
@@ -210,7 +238,7 @@ async def test_the_same_question_asked_three_times_escalates(
 async def test_a_frustrated_visitor_escalates(
     running: dict[str, str], http: httpx.AsyncClient, topic: EscalationTopic
 ) -> None:
-    async def act(session: WidgetSession, ws: Any) -> None:
+    async def act(session: WidgetSession, frames: Frames) -> None:
         await ask(session, http, "This is useless, nothing you say helps me at all.")
 
     raised, _ = await run_trigger(running, http, topic, act)
@@ -220,7 +248,7 @@ async def test_a_frustrated_visitor_escalates(
 async def test_a_sensitive_topic_escalates(
     running: dict[str, str], http: httpx.AsyncClient, topic: EscalationTopic
 ) -> None:
-    async def act(session: WidgetSession, ws: Any) -> None:
+    async def act(session: WidgetSession, frames: Frames) -> None:
         await ask(session, http, "I would like a refund for last month's subscription.")
 
     raised, _ = await run_trigger(running, http, topic, act)
@@ -240,7 +268,7 @@ async def test_an_agent_escalating_by_hand_escalates(
     await producer.start()
     try:
 
-        async def act(session: WidgetSession, ws: Any) -> None:
+        async def act(session: WidgetSession, frames: Frames) -> None:
             requested = EscalationRequested(
                 site_id=running.get("DEMO_SITE_ID", "demo"),
                 conversation_id=uuid.UUID(session.conversation_id),
