@@ -11,7 +11,6 @@ the action, and filtered by conversation id (other tests and people use the same
 from __future__ import annotations
 
 import asyncio
-import json
 import statistics
 import time
 import uuid
@@ -25,7 +24,7 @@ from tandem_events import EscalationRaised, EscalationRequested, Event, parse_ev
 from tandem_events.topics import ESCALATION_EVENTS
 from tandem_events.wire import encode
 
-from tests.e2e.client import WidgetSession
+from tests.e2e.client import WidgetSession, next_frame
 from tests.integration.stack import real_stack
 
 pytestmark = pytest.mark.e2e
@@ -127,15 +126,14 @@ class Frames:
         for position, frame in enumerate(self.passed_over):
             if predicate(frame):
                 return self.passed_over.pop(position)
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("no matching frame in time")
-            frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout=remaining))
+
+        def wanted(frame: dict[str, Any]) -> bool:
             if predicate(frame):
-                return frame
+                return True
             self.passed_over.append(frame)
+            return False
+
+        return await next_frame(self.ws, wanted, timeout)
 
 
 async def ask(session: WidgetSession, http: httpx.AsyncClient, text: str) -> None:
